@@ -1,0 +1,57 @@
+# Resolution 71 tracker: every command a person or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TRACKER := $(BIN)/tracker
+export DO_NOT_TRACK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup demo test lint format airflow docs db-start db-stop bench clean
+
+help: ## show this list
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies (once)
+
+demo: $(STAMP) ## run the tracker once on demo feeds through Airflow and print the stage summary
+	$(TRACKER) demo
+
+test: $(STAMP) ## the whole test suite (what CI runs)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff (with Airflow rules) and sqlfluff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(TRACKER) lint-sql
+
+format: $(STAMP) ## apply ruff formatting
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+airflow: $(STAMP) ## Airflow UI (airflow standalone) on http://localhost:8080 with the tracker DAG
+	$(TRACKER) airflow-standalone
+
+docs: $(STAMP) ## build the dbt docs site and the GX Data Docs from what is loaded
+	$(TRACKER) docs
+
+db-start: $(STAMP) ## start the embedded PostgreSQL (no-op when TRACKER_DATABASE_URL is set)
+	$(TRACKER) db start
+
+db-stop: $(STAMP) ## stop the embedded PostgreSQL
+	$(TRACKER) db stop
+
+clean: ## remove .venv, .local (embedded database) and data/
+	-$(TRACKER) db stop 2>/dev/null
+	rm -rf $(VENV) .local data dbt_project/target dbt_project/logs

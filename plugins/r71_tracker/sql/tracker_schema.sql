@@ -1,0 +1,71 @@
+-- Tables the tracker's Python owns: the verbatim raw store (schema raw) and the audit trail
+-- (schema audit). dbt owns staging and marts. Idempotent: safe to run before every command.
+create schema if not exists raw;
+create schema if not exists audit;
+
+-- One row per received feed file, inserted once in the same transaction as its rows.
+create table if not exists raw.feed_files (
+    file_id bigint generated always as identity primary key,
+    sha256 text not null unique,
+    original_name text not null,
+    size_bytes bigint not null,
+    content bytea not null,
+    feed_format text,
+    agency_code text,
+    file_status text not null check (file_status in ('loaded', 'rejected')),
+    file_reason_code text,
+    file_reason_message text,
+    rows_received integer not null check (rows_received >= 0),
+    rows_loaded integer not null check (rows_loaded >= 0),
+    rows_rejected integer not null check (rows_rejected >= 0),
+    extra_columns text [] not null default '{}',
+    received_at timestamptz not null default now(),
+    constraint rows_accounted check (rows_received = rows_loaded + rows_rejected),
+    constraint rejected_file_has_reason check (
+        file_status = 'loaded' or file_reason_code is not null
+    )
+);
+
+-- One row per loaded status row, exactly as validated (NFC text, typed values).
+create table if not exists raw.status_reports (
+    file_id bigint not null references raw.feed_files (file_id),
+    line_number integer not null,
+    report_date date not null,
+    agency_code text not null,
+    database_code text not null,
+    platform_status text not null,
+    data_status text not null,
+    process_integrated boolean not null,
+    connected_national boolean not null,
+    record_count bigint not null,
+    records_updated_30d bigint not null,
+    consumer_agencies integer not null,
+    notes text,
+    received_at timestamptz not null,
+    primary key (file_id, line_number)
+);
+
+-- One row per quarantined row: the file, the line (CSV line or JSON array index), the reason.
+create table if not exists raw.rejected_rows (
+    file_id bigint not null references raw.feed_files (file_id),
+    line_number integer not null,
+    reason_code text not null,
+    message text not null,
+    raw_record text,
+    primary key (file_id, line_number)
+);
+
+-- One row per expectation evaluated by a quality gate run; kept forever for auditors.
+create table if not exists audit.expectation_results (
+    result_id bigint generated always as identity primary key,
+    run_id text not null,
+    suite_name text not null,
+    expectation_type text not null,
+    expectation_kwargs jsonb not null,
+    success boolean not null,
+    observed_value jsonb,
+    unexpected_count bigint,
+    run_date date not null,
+    validated_at timestamptz not null default now()
+);
+create index if not exists expectation_results_run_idx on audit.expectation_results (run_id);
