@@ -1,0 +1,79 @@
+"""
+### Resolution 71 tracker — daily run
+
+Ingests the ministries' status feeds about the 105 databases of Government Resolution 71/NQ-CP,
+classifies every database into a stage with dbt, gates the run with Great Expectations and publishes
+the answer.
+
+**Inputs:** feed files in the landing folder (`TRACKER_LANDING_DIR`, default `data/landing/`), the
+registry seeds in `dbt_project/seeds/`.
+**Outputs:** raw tables (schema `raw`), marts (schema `marts`), expectation results (table
+`audit.expectation_results`), the dbt docs site, GX Data Docs and `summary.json` under
+`TRACKER_PUBLISHED_DIR` (default `data/published/`).
+
+**Tasks:** find new feed files → ingest each (one mapped task per file, one transaction each) →
+dbt build → quality gate (fails the run, and publish does not run, when the data is below the bar;
+loaded raw data stays) → publish.
+
+The run judges data as of its logical date, never the wall clock, so a backfill of 2025 judges 2025
+data by 2025's calendar. All logic lives in `plugins/r71_tracker`; this file only wires tasks.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+OWNER = "data-platform"
+
+
+@dag(
+    dag_id="resolution71_tracker",
+    schedule="@daily",
+    start_date=pendulum.datetime(2025, 4, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["resolution71", "feeds", "dbt", "quality-gate"],
+    default_args={"owner": OWNER, "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
+    doc_md=__doc__,
+)
+def resolution71_tracker():
+    @task
+    def find_new_feed_files() -> list[str]:
+        from r71_tracker import pipeline
+
+        return pipeline.find_new_feed_files()
+
+    @task(map_index_template="{{ task.op_kwargs['path'] }}")
+    def ingest_feed_file(path: str) -> dict:
+        from r71_tracker import pipeline
+
+        return pipeline.ingest_feed_file(path)
+
+    @task(trigger_rule="none_failed")
+    def build_models(logical_date=None) -> str:
+        from r71_tracker import pipeline
+
+        run_date = pipeline.run_date_of(logical_date)
+        pipeline.build_models(run_date)
+        return run_date.isoformat()
+
+    @task
+    def quality_gate(run_date: str, run_id=None) -> None:
+        from r71_tracker import pipeline
+
+        pipeline.quality_gate_task(run_id, run_date)
+
+    @task
+    def publish(run_date: str, run_id=None) -> dict:
+        from r71_tracker import pipeline
+
+        return pipeline.publish_task(run_id, run_date)
+
+    loads = ingest_feed_file.expand(path=find_new_feed_files())
+    run_date = build_models()
+    loads >> run_date
+    quality_gate(run_date) >> publish(run_date)
+
+
+resolution71_tracker()

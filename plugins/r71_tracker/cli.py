@@ -1,0 +1,238 @@
+"""`tracker`: the command line of the Resolution 71 tracker (README lists every command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from r71_tracker import database
+    from r71_tracker.feeds.ingest import ingest_paths, print_reports
+
+    reports = ingest_paths([Path(p) for p in args.paths], database.tracker_url())
+    return print_reports(reports, as_json=args.json, stream=sys.stdout)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from r71_tracker import pipeline
+    from r71_tracker.quality.gate import GateFailed
+
+    run_date = pipeline.resolve_run_date(args.date)
+    run_id = args.run_id or f"cli__{run_date.isoformat()}__{uuid.uuid4().hex[:8]}"
+    print(f"dbt build for {run_date} ...", flush=True)
+    pipeline.build_models(run_date)
+    print(f"quality gate (run id {run_id}) ...", flush=True)
+    try:
+        result = pipeline.run_quality_gate(run_id, run_date)
+    except GateFailed as failure:
+        print(f"quality gate FAILED for {run_date}:\n{failure}", file=sys.stderr)
+        return 1
+    print(f"quality gate passed: {len(result.results)} expectations")
+    print(f"Data Docs: {result.data_docs_index}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from r71_tracker import database, status
+
+    counts = status.stage_counts(database.tracker_url(), args.as_of)
+    print(json.dumps(counts) if args.json else status.format_counts(counts))
+    return 0
+
+
+def cmd_demo_feeds(args: argparse.Namespace) -> int:
+    from r71_tracker.demo_feeds import write_demo_feeds
+
+    paths = write_demo_feeds(Path(args.dir))
+    print(f"wrote {len(paths)} demo feed files to {args.dir}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from r71_tracker.airflow_runs import run_dag_once
+
+    outcome = run_dag_once(args.date)
+    if outcome.succeeded:
+        print(f"DAG run for {outcome.run_date} succeeded (log: {outcome.log_path})")
+        return 0
+    print(f"DAG run for {outcome.run_date} FAILED (log: {outcome.log_path})", file=sys.stderr)
+    for line in outcome.failures:
+        print(f"  {line}", file=sys.stderr)
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Everything `make demo` promises, in order, each step safe to repeat."""
+    from r71_tracker import database, demo_feeds, status
+    from r71_tracker.airflow_runs import run_dag_once
+    from r71_tracker.config import settings
+
+    config = settings()
+    url = database.tracker_url(config)
+    print(f"PostgreSQL: {_redacted(url)}")
+    paths = demo_feeds.write_demo_feeds(config.landing_dir)
+    print(f"demo feeds: {len(paths)} files in {config.landing_dir}")
+    run_date = demo_feeds.LATEST_REPORT_DATE
+    print(f"running DAG resolution71_tracker through Airflow for {run_date} ...", flush=True)
+    outcome = run_dag_once(run_date, config)
+    if not outcome.succeeded:
+        print(f"DAG run FAILED (log: {outcome.log_path})", file=sys.stderr)
+        for line in outcome.failures:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print()
+    print(status.format_counts(status.stage_counts(url, run_date)))
+    published = config.published_dir
+    print()
+    print(f"dbt docs site:     {published / 'dbt_docs' / 'index.html'}")
+    print(f"validation report: {published / 'data_docs' / 'index.html'}")
+    print(f"summary:           {published / 'summary.json'}")
+    print(f"Airflow run log:   {outcome.log_path}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from r71_tracker import pipeline
+
+    run_date = pipeline.resolve_run_date(args.date)
+    publication = pipeline.publish(f"docs__{run_date.isoformat()}", run_date)
+    print(f"dbt docs site:     {publication.dbt_docs_path}")
+    print(f"validation report: {publication.data_docs_path}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from r71_tracker import database
+    from r71_tracker.config import settings
+
+    config = settings()
+    if args.action == "stop":
+        if config.database_url:
+            print("TRACKER_DATABASE_URL is set: the tracker runs no server of its own to stop")
+        elif database.stop_embedded_server(config):
+            print(f"stopped the embedded PostgreSQL ({config.embedded_pgdata})")
+        else:
+            print("the embedded PostgreSQL was not running")
+        return 0
+    url = database.tracker_url(config)
+    database.ensure_tracker_schema(url)
+    print(_redacted(url) if args.action == "start" else url)
+    return 0
+
+
+def cmd_airflow_standalone(args: argparse.Namespace) -> int:
+    from r71_tracker.airflow_env import airflow_environment
+    from r71_tracker.airflow_runs import prepare_airflow
+
+    prepare_airflow()
+    env = airflow_environment()
+    env.setdefault("AIRFLOW__API__PORT", "8080")
+    airflow = Path(sys.executable).with_name("airflow")
+    print(
+        f"Airflow UI on http://localhost:{env['AIRFLOW__API__PORT']} (Ctrl-C stops it); "
+        f"admin password in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated"
+    )
+    os.execve(str(airflow), [str(airflow), "standalone"], env)
+
+
+def cmd_lint_sql(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from r71_tracker import database, transform
+    from r71_tracker.config import settings
+
+    config = settings()
+    env = {**os.environ, **transform.dbt_env(database.tracker_url(config))}
+    sqlfluff = Path(sys.executable).with_name("sqlfluff")
+    return subprocess.run(
+        [str(sqlfluff), "lint", "models", "tests", "analyses"],
+        cwd=config.dbt_project_dir,
+        env=env,
+    ).returncode
+
+
+def _redacted(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracker", description="Resolution 71/NQ-CP database tracker"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="ingest feed files or folders")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--json", action="store_true", help="machine-readable report")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    build = commands.add_parser("build", help="dbt build + quality gate on what is loaded")
+    build.add_argument("--date", type=_date, help="the run's date (default: latest report date)")
+    build.add_argument("--run-id", help="id recorded with the gate's results")
+    build.set_defaults(handler=cmd_build)
+
+    status = commands.add_parser("status", help="stage counts on a date")
+    status.add_argument("--as-of", type=_date, help="default: the latest report date loaded")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    demo_feeds = commands.add_parser("demo-feeds", help="write the deterministic demo feeds")
+    demo_feeds.add_argument("dir")
+    demo_feeds.set_defaults(handler=cmd_demo_feeds)
+
+    run = commands.add_parser("run", help="run the DAG once through Airflow")
+    run.add_argument("--date", type=_date, help="logical date (default: now)")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="demo feeds → DAG run → summary (make demo)")
+    demo.set_defaults(handler=cmd_demo)
+
+    docs = commands.add_parser("docs", help="build the dbt docs site and GX Data Docs")
+    docs.add_argument("--date", type=_date, help="default: the latest report date loaded")
+    docs.set_defaults(handler=cmd_docs)
+
+    db = commands.add_parser("db", help="the embedded PostgreSQL: start, stop, url")
+    db.add_argument("action", choices=["start", "stop", "url"])
+    db.set_defaults(handler=cmd_db)
+
+    standalone = commands.add_parser("airflow-standalone", help="Airflow UI (airflow standalone)")
+    standalone.set_defaults(handler=cmd_airflow_standalone)
+
+    lint_sql = commands.add_parser("lint-sql", help="sqlfluff on the dbt project")
+    lint_sql.set_defaults(handler=cmd_lint_sql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one clear line for the operator, never a traceback
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        print(f"tracker {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

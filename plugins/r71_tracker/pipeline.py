@@ -1,0 +1,140 @@
+"""The steps of one tracker run, shared by the Airflow DAG and the CLI (one way to do each thing).
+
+Each step is idempotent: files already received are skipped by their bytes, dbt rebuilds its
+models from the raw tables, the gate replaces its audit rows for the same run id, publish overwrites
+its outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+from r71_tracker import database
+from r71_tracker.config import settings
+
+
+def find_new_feed_files() -> list[str]:
+    """Feed files in the landing folder whose bytes have not been received yet."""
+    from r71_tracker.feeds.ingest import find_new_files
+
+    config = settings()
+    return [str(path) for path in find_new_files(config.landing_dir, database.tracker_url(config))]
+
+
+def ingest_feed_file(path: str) -> dict:
+    """Ingest one feed file (one transaction); returns its load report."""
+    from r71_tracker.feeds.ingest import ingest_paths
+
+    (report,) = ingest_paths([Path(path)], database.tracker_url())
+    return report.to_dict()
+
+
+def latest_report_date(url: str | None = None) -> date | None:
+    """The latest report date loaded, or None when nothing is loaded."""
+    with database.connect(url) as conn:
+        return conn.execute("select max(report_date) from raw.status_reports").fetchone()[0]
+
+
+def resolve_run_date(run_date: date | None, url: str | None = None) -> date:
+    """The date a run judges: the given date, else the latest report date loaded."""
+    if run_date is not None:
+        return run_date
+    latest = latest_report_date(url)
+    if latest is None:
+        raise RuntimeError("no feed rows are loaded yet: ingest feeds first (tracker ingest PATH)")
+    return latest
+
+
+def build_models(run_date: date) -> None:
+    """dbt build (seeds, models, tests) for the run's date."""
+    from r71_tracker import transform
+
+    transform.build(database.tracker_url(), run_date)
+
+
+def run_quality_gate(run_id: str, run_date: date):
+    """Run the GX gate, record every result in audit.expectation_results; raise when it fails."""
+    from r71_tracker.quality import gate
+
+    result = gate.run_gate(database.tracker_url(), run_id, run_date)
+    gate.enforce(result)
+    return result
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a run published and where."""
+
+    run_id: str
+    run_date: str
+    summary: dict
+    summary_path: str
+    dbt_docs_path: str
+    data_docs_path: str
+
+
+def publish(run_id: str, run_date: date) -> Publication:
+    """Write the dbt docs site, copy the GX Data Docs, and write the stage summary."""
+    from r71_tracker import status, transform
+
+    config = settings()
+    url = database.tracker_url(config)
+    published = config.published_dir
+    published.mkdir(parents=True, exist_ok=True)
+    dbt_docs = transform.generate_docs(url, published / "dbt_docs")
+    data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
+    summary = status.stage_counts(url, run_date)
+    summary_path = published / "summary.json"
+    summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return Publication(
+        run_id=run_id,
+        run_date=run_date.isoformat(),
+        summary=summary,
+        summary_path=str(summary_path),
+        dbt_docs_path=str(dbt_docs),
+        data_docs_path=str(data_docs),
+    )
+
+
+def _copy_data_docs(gx_dir: Path, target: Path) -> Path:
+    """Copy GX's local Data Docs site next to the other published outputs."""
+    sites = sorted(gx_dir.glob("**/data_docs/local_site/index.html"))
+    if not sites:
+        raise RuntimeError(f"no GX Data Docs under {gx_dir}: the quality gate has not run yet")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(sites[0].parent, target)
+    return target / "index.html"
+
+
+def publication_as_dict(publication: Publication) -> dict:
+    return asdict(publication)
+
+
+# Airflow task bodies: the DAG file calls these so that it only wires tasks.
+
+
+def run_date_of(logical_date) -> date:
+    """The date a DAG run judges: its logical date, else (no logical date) the latest report."""
+    if logical_date is not None:
+        return date(logical_date.year, logical_date.month, logical_date.day)
+    return resolve_run_date(None)
+
+
+def quality_gate_task(run_id: str, run_date: str) -> None:
+    """The gate as an Airflow task: a failed gate fails the run at once (data does not heal)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from r71_tracker.quality.gate import GateFailed
+
+    try:
+        run_quality_gate(run_id, date.fromisoformat(run_date))
+    except GateFailed as failure:
+        raise AirflowFailException(str(failure)) from None
+
+
+def publish_task(run_id: str, run_date: str) -> dict:
+    return publication_as_dict(publish(run_id, date.fromisoformat(run_date)))
