@@ -54,3 +54,13 @@ def clean_raw(tracker_db_url: str) -> str:
             " audit.expectation_results restart identity"
         )
     return tracker_db_url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Airflow reads its settings when first imported: point it at a private home, no examples."""
+    from r71_tracker.config import settings
+
+    local = settings().local_dir
+    os.environ.setdefault("AIRFLOW_HOME", str(local / "airflow_test"))
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(settings().project_root / "dags"))
