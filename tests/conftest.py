@@ -42,6 +42,9 @@ def tracker_env(tracker_db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path) 
     monkeypatch.setenv("TRACKER_DATABASE_URL", tracker_db_url)
     monkeypatch.setenv("TRACKER_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("TRACKER_PUBLISHED_DIR", str(tmp_path / "published"))
+    # GX context, dbt target and Airflow home of this test only (the database URL above means no
+    # embedded server is started from this directory).
+    monkeypatch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
     return tracker_db_url
 
 
