@@ -1,0 +1,159 @@
+"""End to end through Airflow's own runner on the real PostgreSQL: demo feeds → 31 / 36 / 38.
+
+One module-scoped environment (test tracker database, private Airflow metadata database, landing
+and published folders), three DAG runs in order: the demo date, the same date again (nothing is
+loaded twice), and a date long after the data (the freshness rule fails the gate, publish is
+skipped, raw data stays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from r71_tracker import database, demo_feeds, status
+from r71_tracker.airflow_runs import run_dag_once
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pipeline_env(tmp_path_factory, server_url, tracker_db_url):
+    """Environment of a tracker deployment of its own for this module."""
+    root = tmp_path_factory.mktemp("e2e")
+    airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + "_airflow"
+    with psycopg.connect(database.with_database(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{airflow_db}" with (force)')
+        conn.execute(f'create database "{airflow_db}"')
+    with psycopg.connect(tracker_db_url) as conn:
+        conn.execute(
+            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files,"
+            " audit.expectation_results restart identity"
+        )
+    env = {
+        "TRACKER_DATABASE_URL": tracker_db_url,
+        "TRACKER_AIRFLOW_DATABASE_URL": database.with_database(server_url, airflow_db),
+        "TRACKER_LANDING_DIR": str(root / "landing"),
+        "TRACKER_PUBLISHED_DIR": str(root / "published"),
+        "TRACKER_LOCAL_DIR": str(root / "local"),
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    demo_feeds.write_demo_feeds(root / "landing")
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _scalar(url: str, sql: str):
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def _task_states(env: dict, logical_date: date) -> dict[str, str]:
+    with psycopg.connect(env["TRACKER_AIRFLOW_DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            """
+            select ti.task_id, ti.state
+            from task_instance as ti
+            join dag_run as dr on dr.id = ti.dag_run_id or dr.run_id = ti.run_id
+            where dr.dag_id = 'resolution71_tracker' and dr.logical_date::date = %s
+              and ti.map_index = -1
+            order by dr.id desc
+            """,
+            (logical_date,),
+        ).fetchall()
+    states: dict[str, str] = {}
+    for task_id, state in rows:
+        states.setdefault(task_id, state)
+    return states
+
+
+def test_demo_run_through_airflow_gives_31_36_38(pipeline_env):
+    url = pipeline_env["TRACKER_DATABASE_URL"]
+    outcome = run_dag_once(demo_feeds.LATEST_REPORT_DATE)
+    assert outcome.succeeded, outcome.log_path.read_text()[-4000:]
+
+    counts = status.stage_counts(url, demo_feeds.LATEST_REPORT_DATE)
+    assert counts == {
+        "as_of": "2025-12-15",
+        "total": 105,
+        "stages": {"centralized": 31, "in_progress": 36, "not_started": 38},
+        "unreported": counts["unreported"],
+    }
+    assert counts["unreported"] >= 1
+
+    # Every file is accounted for, and the quarantine holds exactly the demo's bad rows.
+    files = len(list(Path(pipeline_env["TRACKER_LANDING_DIR"]).iterdir()))
+    assert _scalar(url, "select count(*) from raw.feed_files") == files
+    balanced = (
+        "select bool_and(rows_received = rows_loaded + rows_rejected) from marts.feed_file_loads"
+    )
+    assert _scalar(url, balanced) is True
+    quarantined = _scalar(url, "select count(*) from raw.rejected_rows")
+    assert quarantined == demo_feeds.EXPECTED_BAD_ROWS.count
+
+    # The named examples sit in their reported stage, traceable to a feed row.
+    expected = demo_feeds.expected_final_stages()
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select database_code, stage, evidence_file_name, evidence_line_number"
+            " from marts.database_current_status"
+        ).fetchall()
+    assert {code: stage for code, stage, _, _ in rows} == expected
+    reported = [row for row in rows if row[2] is not None]
+    assert all(line is not None for _, _, _, line in reported)
+
+    # The gate's results are recorded for auditors; the published outputs exist.
+    assert _scalar(url, "select count(*) from audit.expectation_results where not success") == 0
+    assert _scalar(url, "select count(*) from audit.expectation_results") >= 5
+    published = Path(pipeline_env["TRACKER_PUBLISHED_DIR"])
+    assert (published / "dbt_docs" / "index.html").stat().st_size > 10_000
+    assert (published / "data_docs" / "index.html").exists()
+    summary = json.loads((published / "summary.json").read_text("utf-8"))
+    assert summary["stages"] == {"centralized": 31, "in_progress": 36, "not_started": 38}
+
+
+def test_second_run_loads_nothing_twice(pipeline_env):
+    url = pipeline_env["TRACKER_DATABASE_URL"]
+    before = _scalar(url, "select count(*) from raw.status_reports")
+    outcome = run_dag_once(demo_feeds.LATEST_REPORT_DATE)
+    assert outcome.succeeded
+    assert _scalar(url, "select count(*) from raw.status_reports") == before
+    assert _scalar(url, "select count(distinct sha256) from raw.feed_files") == _scalar(
+        url, "select count(*) from raw.feed_files"
+    )
+
+
+def test_stale_data_fails_the_gate_skips_publish_and_keeps_raw_data(pipeline_env):
+    url = pipeline_env["TRACKER_DATABASE_URL"]
+    loaded = _scalar(url, "select count(*) from raw.status_reports")
+    published_summary = Path(pipeline_env["TRACKER_PUBLISHED_DIR"]) / "summary.json"
+    summary_before = published_summary.read_text("utf-8")
+    late = date(2026, 6, 1)  # half a year after the last report: far past the freshness bar
+
+    outcome = run_dag_once(late)
+
+    assert not outcome.succeeded
+    assert any("effective_report_date" in line for line in outcome.failures), outcome.failures
+    states = _task_states(pipeline_env, late)
+    assert states["quality_gate"] == "failed"
+    assert states["publish"] == "upstream_failed"
+    assert _scalar(url, "select count(*) from raw.status_reports") == loaded
+    assert published_summary.read_text("utf-8") == summary_before
+    assert (
+        _scalar(
+            url,
+            "select count(*) from audit.expectation_results"
+            " where run_date = '2026-06-01' and not success",
+        )
+        >= 1
+    )
