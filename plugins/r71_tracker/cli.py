@@ -158,7 +158,7 @@ def cmd_lint_sql(args: argparse.Namespace) -> int:
     env = {**os.environ, **transform.dbt_env(database.tracker_url(config))}
     sqlfluff = Path(sys.executable).with_name("sqlfluff")
     return subprocess.run(
-        [str(sqlfluff), "lint", "models", "tests", "analyses"],
+        [str(sqlfluff), "lint", "models", "tests"],
         cwd=config.dbt_project_dir,
         env=env,
     ).returncode

@@ -1,0 +1,247 @@
+"""The dbt project on a real PostgreSQL: raw rows in, stages out, as FEED_CONTRACT.md defines them.
+
+A handful of raw rows are inserted straight into raw.feed_files / raw.status_reports (as the ingest
+would leave them), then `transform.build` runs dbt (seeds, models, unit and data tests). One build
+judges a fixed run date and serves most tests; a second one checks the default run date and docs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+
+import psycopg
+import pytest
+
+from r71_tracker import transform
+
+pytestmark = pytest.mark.integration
+
+RUN_DATE = date(2025, 6, 5)
+REGISTRY_TOTAL = 105
+
+# (name, received_at, status, reason, [(line, database_code, report_date, platform, data, process)],
+#  rejected lines). Files are inserted in this order, so file ids follow it: the later-received
+# same-date file gets the lower id, which proves the tie is broken by received_at first.
+FILES = [
+    (
+        "moj_history.csv",
+        datetime(2025, 6, 2, 8, tzinfo=UTC),
+        "loaded",
+        None,
+        [
+            (2, "MOJ-CIVIL-STATUS", date(2025, 6, 1), "operational", "centralized", True),
+            (3, "MOJ-LEGAL-AID", date(2025, 6, 1), "not_started", "none", False),
+            (4, "MOJ-CIVIL-JUDGMENT-ENF", date(2025, 6, 1), "operational", "centralized", False),
+        ],
+        [5],
+    ),
+    (
+        "moj_2025-06-03.csv",
+        datetime(2025, 6, 3, 9, tzinfo=UTC),
+        "loaded",
+        None,
+        [(2, "MOJ-LEGAL-AID", date(2025, 6, 3), "not_started", "digitized", False)],
+        [],
+    ),
+    (
+        "moj_correction.json",
+        datetime(2025, 6, 4, 12, tzinfo=UTC),
+        "loaded",
+        None,
+        [(0, "MOJ-CIVIL-JUDGMENT-ENF", date(2025, 6, 3), "not_started", "none", False)],
+        [],
+    ),
+    (
+        "moj_first_version.json",
+        datetime(2025, 6, 4, 10, tzinfo=UTC),
+        "loaded",
+        None,
+        [(0, "MOJ-CIVIL-JUDGMENT-ENF", date(2025, 6, 3), "operational", "centralized", True)],
+        [],
+    ),
+    (
+        "moj_2025-06-10.csv",
+        datetime(2025, 6, 10, 7, tzinfo=UTC),
+        "loaded",
+        None,
+        [(2, "MOJ-CIVIL-STATUS", date(2025, 6, 10), "building", "partial", False)],
+        [],
+    ),
+    ("moj_latin1.csv", datetime(2025, 6, 3, 11, tzinfo=UTC), "rejected", "bad_encoding"),
+]
+
+
+def _insert_raw_rows(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        for name, received_at, status, reason, *rows in FILES:
+            loaded, rejected = rows if rows else ([], [])
+            content = name.encode()
+            file_id = conn.execute(
+                "insert into raw.feed_files (sha256, original_name, size_bytes, content,"
+                " feed_format, agency_code, file_status, file_reason_code, rows_received,"
+                " rows_loaded, rows_rejected, received_at)"
+                " values (%s, %s, %s, %s, %s, 'MOJ', %s, %s, %s, %s, %s, %s) returning file_id",
+                (
+                    hashlib.sha256(content).hexdigest(),
+                    name,
+                    len(content),
+                    content,
+                    name.split(".")[-1],
+                    status,
+                    reason,
+                    len(loaded) + len(rejected),
+                    len(loaded),
+                    len(rejected),
+                    received_at,
+                ),
+            ).fetchone()[0]
+            for line, code, report_date, platform, data, process in loaded:
+                conn.execute(
+                    "insert into raw.status_reports (file_id, line_number, report_date,"
+                    " agency_code, database_code, platform_status, data_status,"
+                    " process_integrated, connected_national, record_count, records_updated_30d,"
+                    " consumer_agencies, received_at)"
+                    " values (%s, %s, %s, 'MOJ', %s, %s, %s, %s, true, 1000, 10, 2, %s)",
+                    (file_id, line, report_date, code, platform, data, process, received_at),
+                )
+            for line in rejected:
+                conn.execute(
+                    "insert into raw.rejected_rows (file_id, line_number, reason_code, message)"
+                    " values (%s, %s, 'bad_enum', 'platform_status: unknown value')",
+                    (file_id, line),
+                )
+
+
+def _rows(url: str, sql: str, params: tuple = ()) -> list[dict]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def built_url(tracker_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Raw rows loaded and `dbt build` run once for RUN_DATE (shared by this module's tests)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_DATABASE_URL", tracker_db_url)
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
+        with psycopg.connect(tracker_db_url) as conn:
+            conn.execute(
+                "truncate raw.status_reports, raw.rejected_rows, raw.feed_files restart identity"
+            )
+        _insert_raw_rows(tracker_db_url)
+        transform.build(tracker_db_url, RUN_DATE)
+    return tracker_db_url
+
+
+def _current(url: str) -> dict[str, dict]:
+    rows = _rows(url, "select * from marts.database_current_status")
+    return {row["database_code"]: row for row in rows}
+
+
+def test_current_status_has_every_registry_database_as_of_run_date(built_url: str) -> None:
+    current = _current(built_url)
+    assert len(current) == REGISTRY_TOTAL
+    assert {row["as_of_date"] for row in current.values()} == {RUN_DATE}
+
+
+def test_stage_rule_classifies_reported_databases(built_url: str) -> None:
+    current = _current(built_url)
+    civil_status = current["MOJ-CIVIL-STATUS"]
+    assert civil_status["stage"] == "centralized"
+    assert civil_status["evidence_file_name"] == "moj_history.csv"
+    assert civil_status["evidence_line_number"] == 2
+    # digitized data on a not-started platform is progress, not "not started"
+    assert current["MOJ-LEGAL-AID"]["stage"] == "in_progress"
+    assert current["MOJ-LEGAL-AID"]["effective_report_date"] == date(2025, 6, 3)
+
+
+def test_unreported_database_counts_as_not_started_with_null_status(built_url: str) -> None:
+    silent = _current(built_url)["MOJ-SECURED-TRANSACTIONS"]
+    assert silent["stage"] == "not_started"
+    assert silent["is_unreported"] is True
+    assert silent["platform_status"] is None
+    assert silent["effective_report_date"] is None
+    assert silent["evidence_file_id"] is None
+
+
+def test_as_of_rule_file_received_last_wins_and_later_reports_wait(built_url: str) -> None:
+    current = _current(built_url)
+    # two files report 2025-06-03: the one received at 12:00 wins over the one received at 10:00
+    judgment = current["MOJ-CIVIL-JUDGMENT-ENF"]
+    assert (judgment["stage"], judgment["is_unreported"]) == ("not_started", False)
+    assert judgment["evidence_file_name"] == "moj_correction.json"
+    # the 2025-06-10 report is after the run date: the 2025-06-01 one still counts on 2025-06-05
+    assert current["MOJ-CIVIL-STATUS"]["effective_report_date"] == date(2025, 6, 1)
+    history = {
+        (row["database_code"], row["status_date"]): row
+        for row in _rows(
+            built_url,
+            "select * from marts.stage_history where database_code in"
+            " ('MOJ-CIVIL-STATUS', 'MOJ-LEGAL-AID', 'MOJ-CIVIL-JUDGMENT-ENF')",
+        )
+    }
+    assert history[("MOJ-CIVIL-STATUS", date(2025, 5, 31))]["is_unreported"] is True
+    assert history[("MOJ-CIVIL-STATUS", date(2025, 6, 9))]["stage"] == "centralized"
+    assert history[("MOJ-CIVIL-STATUS", date(2025, 6, 10))]["stage"] == "in_progress"
+    assert history[("MOJ-LEGAL-AID", date(2025, 6, 2))]["stage"] == "not_started"
+    assert history[("MOJ-LEGAL-AID", date(2025, 6, 2))]["is_unreported"] is False
+    assert history[("MOJ-CIVIL-JUDGMENT-ENF", date(2025, 6, 2))]["stage"] == "in_progress"
+
+
+def test_stage_summary_adds_up_to_registry_every_day(built_url: str) -> None:
+    summary = _rows(built_url, "select * from marts.stage_summary order by status_date")
+    # from the resolution's start to the last report date (after the run date)
+    assert summary[0]["status_date"] == date(2025, 4, 1)
+    assert summary[-1]["status_date"] == date(2025, 6, 10)
+    assert len(summary) == (date(2025, 6, 10) - date(2025, 4, 1)).days + 1
+    for day in summary:
+        stages = day["centralized_count"] + day["in_progress_count"] + day["not_started_count"]
+        assert day["total_count"] == stages == REGISTRY_TOTAL, day
+    on_run_date = next(day for day in summary if day["status_date"] == RUN_DATE)
+    assert on_run_date["centralized_count"] == 1
+    assert on_run_date["in_progress_count"] == 1
+    assert on_run_date["not_started_count"] == REGISTRY_TOTAL - 2
+    assert on_run_date["unreported_count"] == REGISTRY_TOTAL - 3
+
+
+def test_feed_file_loads_accounts_every_row(built_url: str) -> None:
+    loads = {row["original_name"]: row for row in _rows(built_url, "table marts.feed_file_loads")}
+    assert len(loads) == len(FILES)
+    for row in loads.values():
+        assert row["rows_received"] == row["rows_loaded"] + row["rows_rejected"]
+        assert row["status_rows_stored"] == row["rows_loaded"]
+        assert row["rejected_rows_stored"] == row["rows_rejected"]
+    history = loads["moj_history.csv"]
+    assert (history["rows_received"], history["rows_loaded"], history["rows_rejected"]) == (4, 3, 1)
+    rejected = loads["moj_latin1.csv"]
+    assert (rejected["file_status"], rejected["file_reason_code"]) == ("rejected", "bad_encoding")
+
+
+def test_default_run_date_is_latest_report_and_docs_open_offline(
+    built_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+    transform.build(built_url, None)
+    as_of = _rows(built_url, "select distinct as_of_date from marts.database_current_status")
+    assert as_of == [{"as_of_date": date(2025, 6, 10)}]
+    assert _current(built_url)["MOJ-CIVIL-STATUS"]["stage"] == "in_progress"
+
+    page = transform.generate_docs(built_url, tmp_path / "docs")
+    html = page.read_text(encoding="utf-8")
+    assert page.name == "index.html"
+    # both languages of the descriptions reach the page (its inlined JSON escapes non-ASCII)
+    assert "database_current_status" in html and "Resolution 71" in html
+    assert json.dumps("Nghị quyết 71")[1:-1] in html
+
+
+def test_failed_dbt_names_the_problem_on_one_line(built_url: str, tmp_path) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+        with pytest.raises(transform.DbtFailed) as failure:
+            transform.run_dbt(
+                ["compile", "--select", "int_status_dates_spanned", "--vars", "run_date: 5 June"],
+                built_url,
+            )
+    assert "run_date" in str(failure.value)
+    assert "\n" not in str(failure.value)
