@@ -1,0 +1,132 @@
+"""Feed contract v1: the fields, values and reason codes ministries build against.
+
+One place for the vocabulary, so the validator, the CLI and the published contract
+(docs/FEED_CONTRACT.md) cannot drift apart. A later version may add fields; v1 files keep loading.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+CONTRACT_VERSION = "v1"
+
+# Every v1 field, in the order the contract lists them (CSV column order is free).
+FIELDS: tuple[str, ...] = (
+    "report_date",
+    "agency_code",
+    "database_code",
+    "platform_status",
+    "data_status",
+    "process_integrated",
+    "connected_national",
+    "record_count",
+    "records_updated_30d",
+    "consumer_agencies",
+    "notes",
+)
+OPTIONAL_FIELDS: frozenset[str] = frozenset({"notes"})
+REQUIRED_FIELDS: tuple[str, ...] = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
+BOOLEAN_FIELDS: tuple[str, ...] = ("process_integrated", "connected_national")
+INTEGER_FIELDS: tuple[str, ...] = ("record_count", "records_updated_30d", "consumer_agencies")
+
+PLATFORM_STATUSES: tuple[str, ...] = ("not_started", "building", "operational")
+DATA_STATUSES: tuple[str, ...] = ("none", "digitized", "partial", "centralized")
+ENUM_VALUES: dict[str, tuple[str, ...]] = {
+    "platform_status": PLATFORM_STATUSES,
+    "data_status": DATA_STATUSES,
+}
+
+# Boolean spellings, compared after lower-casing ("TRUE", "Yes" and "yes" are the same).
+TRUE_SPELLINGS: frozenset[str] = frozenset({"true", "1", "yes"})
+FALSE_SPELLINGS: frozenset[str] = frozenset({"false", "0", "no"})
+
+# Largest values the raw tables hold (bigint for record counts, integer for consumer agencies).
+INTEGER_LIMITS: dict[str, int] = {
+    "record_count": 2**63 - 1,
+    "records_updated_30d": 2**63 - 1,
+    "consumer_agencies": 2**31 - 1,
+}
+
+# JSON layout: agency_code once per file, report_date per file or per entry, entries in `databases`.
+JSON_FILE_KEYS: tuple[str, ...] = ("agency_code", "report_date", "databases")
+JSON_ENTRIES_KEY = "databases"
+
+# Feed file names the tracker reads, and the format each one is.
+FEED_SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".json": "json",
+    ".csv.gz": "csv.gz",
+    ".json.gz": "json.gz",
+}
+
+# "Not after the day the file is received": the day as the ministries live it (Vietnam has no DST).
+RECEIVED_DAY_TIMEZONE = timezone(timedelta(hours=7), "ICT")
+
+# Row-level reason codes: the row is quarantined in raw.rejected_rows, the file's other rows load.
+ROW_REASONS: dict[str, str] = {
+    "malformed_row": "the row cannot be read as one record (wrong number of CSV fields, broken "
+    "quoting, a NUL character, or a JSON entry that is not an object)",
+    "missing_field": "a required field is absent or empty",
+    "unknown_agency": "agency_code is not an agency of the registry",
+    "agency_mismatch": "the row's agency differs from the file's reporting agency, or the "
+    "database is owned by another agency",
+    "unknown_database": "database_code is not a database of the registry",
+    "bad_date": "report_date is not a real date written YYYY-MM-DD",
+    "future_date": "report_date is after the day the file was received (Vietnam time)",
+    "bad_enum": "platform_status or data_status is not one of the allowed values",
+    "bad_boolean": "a boolean is not true/false, 1/0 or yes/no (any case)",
+    "bad_integer": "a count is not plain digits (no sign, decimals or separators) or is too large",
+    "negative_count": "a count is negative",
+    "updated_exceeds_records": "records_updated_30d is greater than record_count",
+    "duplicate_database_in_file": "the file has two or more rows for the same database and "
+    "report date; all of them are rejected because the file contradicts itself",
+}
+
+# File-level reason codes: the whole file is rejected, nothing from it loads (its bytes are kept).
+FILE_REASONS: dict[str, str] = {
+    "too_large": "the file (or its gzip content) is larger than the size limit",
+    "bad_format": "the file name is not .csv, .json, .csv.gz or .json.gz, or the content is not "
+    "valid gzip, CSV with a header row, or a JSON object with a databases list",
+    "bad_encoding": "the text is not UTF-8 (with or without BOM)",
+    "empty_file": "the file has no data rows",
+    "missing_columns": "required columns (CSV) or file keys (JSON) are missing",
+}
+
+# Not a contract outcome: the path given to the tracker could not be opened; nothing was received.
+UNREADABLE = "unreadable"
+OPERATOR_REASONS: dict[str, str] = {
+    UNREADABLE: "the path does not exist or cannot be read; nothing was received or stored",
+}
+
+REASONS: dict[str, str] = {**ROW_REASONS, **FILE_REASONS, **OPERATOR_REASONS}
+
+# Order in which row rules are checked: a row is rejected for the first rule it breaks.
+ROW_CHECK_ORDER: tuple[str, ...] = (
+    "malformed_row",
+    "missing_field",
+    "unknown_agency",
+    "agency_mismatch",
+    "unknown_database",
+    "bad_date",
+    "future_date",
+    "bad_enum",
+    "bad_boolean",
+    "bad_integer",
+    "negative_count",
+    "updated_exceeds_records",
+    "duplicate_database_in_file",
+)
+
+
+def describe(reason_code: str) -> str:
+    """The one-line human meaning of a reason code (the code itself when unknown)."""
+    return REASONS.get(reason_code, reason_code)
+
+
+def feed_format(file_name: str) -> str | None:
+    """The feed format a file name announces ('csv', 'json', 'csv.gz', 'json.gz'), else None."""
+    lowered = file_name.lower()
+    for suffix in (".csv.gz", ".json.gz", ".csv", ".json"):
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            return FEED_SUFFIXES[suffix]
+    return None

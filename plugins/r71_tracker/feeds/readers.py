@@ -1,0 +1,320 @@
+"""Whole-file checks and record readers for CSV and JSON feeds (plain or gzip).
+
+The checks stream the file in chunks, so a large or hostile file is judged (size, gzip, UTF-8,
+emptiness) before it is parsed. CSV records are read one at a time; a JSON document is parsed whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from r71_tracker.feeds import contract
+from r71_tracker.feeds.validation import AgencyContext, RawRecord, RowProblem, text_value
+
+CHUNK_BYTES = 1024 * 1024
+MAX_LISTED_EXTRA_COLUMNS = 100
+_BOM = codecs.BOM_UTF8
+_BLANK_BYTES = b" \t\r\n"
+
+
+class FileProblem(Exception):
+    """The file as a whole breaks a rule: a file-level reason code, a detail, maybe a line."""
+
+    def __init__(self, reason_code: str, detail: str, location: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason_code = reason_code
+        self.detail = detail
+        self.location = location
+
+
+def _binary_stream(content: bytes, feed_format: str) -> IO[bytes]:
+    raw = io.BytesIO(content)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if feed_format.endswith(".gz") else raw
+
+
+def _chunks(content: bytes, feed_format: str, max_bytes: int) -> Iterator[bytes]:
+    """The (decompressed) bytes in chunks: too_large past the limit, bad_format if not gzip."""
+    stream = _binary_stream(content, feed_format)
+    total = 0
+    while True:
+        try:
+            chunk = stream.read(CHUNK_BYTES)
+        except (OSError, EOFError, zlib.error) as error:
+            raise FileProblem("bad_format", f"not a valid gzip file ({error})") from None
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > max_bytes:
+            raise FileProblem(
+                "too_large", f"the gzip content is larger than the limit of {max_bytes} bytes"
+            )
+        yield chunk
+
+
+def check_whole_file(original_name: str, content: bytes, max_bytes: int) -> str:
+    """Judge the file before parsing it; return its feed format or raise FileProblem."""
+    feed_format = contract.feed_format(original_name)
+    if feed_format is None:
+        raise FileProblem(
+            "bad_format", "the name must end in .csv, .json, .csv.gz or .json.gz", None
+        )
+    if len(content) > max_bytes:
+        raise FileProblem("too_large", f"{len(content)} bytes is over the limit of {max_bytes}")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    has_content = False
+    first = True
+    for chunk in _chunks(content, feed_format, max_bytes):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            line = lines_before + chunk[: max(error.start, 0)].count(b"\n") + 1
+            raise FileProblem(
+                "bad_encoding",
+                f"byte 0x{chunk[max(error.start, 0)]:02x} is not UTF-8;"
+                " feeds must be UTF-8 (with or without BOM)",
+                f"line {line}",
+            ) from None
+        if not has_content:
+            text = chunk[len(_BOM) :] if first and chunk.startswith(_BOM) else chunk
+            has_content = bool(text.strip(_BLANK_BYTES))
+        first = False
+        lines_before += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise FileProblem(
+            "bad_encoding",
+            "the file ends inside a UTF-8 character; feeds must be UTF-8 (with or without BOM)",
+            f"line {lines_before + 1}",
+        ) from None
+    if not has_content:
+        raise FileProblem("empty_file", "the file is empty")
+    return feed_format
+
+
+def _text_stream(content: bytes, feed_format: str) -> io.TextIOWrapper:
+    """Decoded text (BOM dropped), line endings kept as sent so CSV quoting rules apply."""
+    return io.TextIOWrapper(
+        _binary_stream(content, feed_format), encoding="utf-8-sig", errors="strict", newline=""
+    )
+
+
+class _LineTap:
+    """Feeds lines to csv.reader and remembers them, so a record's raw text can be kept."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._pending: list[str] = []
+
+    def __iter__(self) -> _LineTap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._pending.append(line)
+        return line
+
+    def take(self) -> str:
+        text = "".join(self._pending)
+        self._pending = []
+        return text.rstrip("\r\n")
+
+
+def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None, str, str]]:
+    """(start line, fields or None, raw text, csv error) for each record, header included."""
+    tap = _LineTap(iter(text))
+    reader = csv.reader(tap, strict=True)
+    previous_line = 0
+    while True:
+        try:
+            fields: list[str] | None = next(reader)
+            error = ""
+        except StopIteration:
+            return
+        except csv.Error as problem:
+            fields, error = None, str(problem)
+        start, previous_line = previous_line + 1, reader.line_num
+        yield start, fields, tap.take(), error
+
+
+def _header_hint(columns: list[str]) -> str:
+    """Why a header matches no v1 field, when the cause is a common one."""
+    if set(contract.FIELDS) & set(columns):
+        return ""
+    if len(columns) == 1 and (";" in columns[0] or "\t" in columns[0]):
+        return "; columns must be separated by commas"
+    return "; line 1 must be the header row"
+
+
+@dataclass
+class CsvFeed:
+    """A CSV feed whose header passed the checks; records() re-reads it from the start."""
+
+    content: bytes
+    feed_format: str
+    columns: list[str]
+    extra_columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, content: bytes, feed_format: str) -> CsvFeed:
+        header = next(_csv_records(_text_stream(content, feed_format)), None)
+        if header is None or header[1] is None:
+            detail = header[3] if header else "no header row"
+            raise FileProblem("bad_format", f"the header row cannot be read ({detail})", "line 1")
+        columns = [name.strip() for name in header[1]]
+        if not any(columns):
+            raise FileProblem("bad_format", "line 1 must be the header row; it is blank", "line 1")
+        named = [name for name in columns if name]
+        repeated = sorted({name for name in named if named.count(name) > 1})
+        if repeated:
+            raise FileProblem(
+                "bad_format",
+                f"column(s) named twice in the header: {', '.join(repeated)}",
+                "line 1",
+            )
+        missing = [name for name in contract.REQUIRED_FIELDS if name not in columns]
+        if missing:
+            hint = _header_hint(columns)
+            raise FileProblem(
+                "missing_columns",
+                f"required column(s) missing: {', '.join(missing)}{hint}",
+                "line 1",
+            )
+        extra = [name for name in named if name not in contract.FIELDS]
+        return cls(content, feed_format, columns, extra[:MAX_LISTED_EXTRA_COLUMNS])
+
+    def new_agency_context(self) -> AgencyContext:
+        return AgencyContext()
+
+    def records(self) -> Iterator[RawRecord]:
+        """Data records in file order; blank lines (or only commas) are skipped."""
+        width = len(self.columns)
+        rows = _csv_records(_text_stream(self.content, self.feed_format))
+        next(rows)  # the header, checked in open()
+        for line, fields, raw_text, error in rows:
+            location = f"line {line}"
+            if fields is not None and not any(value.strip() for value in fields):
+                continue
+            problem = None
+            if fields is None:
+                problem = f"broken CSV quoting ({error})"
+            elif len(fields) != width:
+                problem = f"{len(fields)} fields, the header has {width}"
+            elif any("\x00" in value for value in fields):
+                problem = "contains a NUL character"
+            if problem is not None:
+                yield RawRecord(line, location, None, raw_text, problem)
+            else:
+                yield RawRecord(
+                    line, location, dict(zip(self.columns, fields, strict=True)), raw_text
+                )
+
+
+def _unstorable_text(value: object) -> bool:
+    """A JSON string PostgreSQL text cannot hold (NUL, or a lone surrogate from an escape)."""
+    if not isinstance(value, str):
+        return False
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+@dataclass
+class JsonFeed:
+    """A JSON feed: one object with agency_code, an optional report_date and a databases list."""
+
+    feed_format: str
+    entries: list[object]
+    agency: str | None
+    report_date: object
+    extra_columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, content: bytes, feed_format: str) -> JsonFeed:
+        text = _text_stream(content, feed_format).read()
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise FileProblem(
+                "bad_format", f"not valid JSON ({error.msg})", f"line {error.lineno}"
+            ) from None
+        except RecursionError:
+            raise FileProblem("bad_format", "JSON nested too deeply") from None
+        if not isinstance(document, dict):
+            raise FileProblem(
+                "bad_format", "the top level must be a JSON object with agency_code and databases"
+            )
+        try:
+            agency = text_value(document.get("agency_code"), "agency_code")
+        except RowProblem:
+            raise FileProblem("bad_format", "agency_code must be a single text value") from None
+        missing = [name for name in ("agency_code",) if agency is None]
+        missing += [contract.JSON_ENTRIES_KEY] if contract.JSON_ENTRIES_KEY not in document else []
+        if missing:
+            raise FileProblem("missing_columns", f"file key(s) missing: {', '.join(missing)}")
+        entries = document[contract.JSON_ENTRIES_KEY]
+        if not isinstance(entries, list):
+            raise FileProblem("bad_format", "databases must be a JSON array of objects")
+        if not entries:
+            raise FileProblem("empty_file", "the databases list is empty")
+        extra = [key for key in document if key not in contract.JSON_FILE_KEYS]
+        for entry in entries:
+            if isinstance(entry, dict):
+                extra += [key for key in entry if key not in contract.FIELDS and key not in extra]
+            if len(extra) >= MAX_LISTED_EXTRA_COLUMNS:
+                break
+        return cls(
+            feed_format,
+            entries,
+            agency,
+            document.get("report_date"),
+            extra[:MAX_LISTED_EXTRA_COLUMNS],
+        )
+
+    def new_agency_context(self) -> AgencyContext:
+        return AgencyContext(file_agency=self.agency, set_at="the file's agency_code", fixed=True)
+
+    def records(self) -> Iterator[RawRecord]:
+        """Entries in array order; an entry's own report_date or agency_code beats the file's."""
+        for index, entry in enumerate(self.entries):
+            location = f"databases[{index}]"
+            raw_text = json.dumps(entry, ensure_ascii=False)
+            if not isinstance(entry, dict):
+                kind = type(entry).__name__ if entry is not None else "null"
+                yield RawRecord(
+                    index, location, None, raw_text, f"the entry is a {kind}, not an object"
+                )
+                continue
+            if any(_unstorable_text(key) or _unstorable_text(v) for key, v in entry.items()):
+                problem = "contains a NUL character or text that is not valid Unicode"
+                yield RawRecord(index, location, None, raw_text, problem)
+                continue
+            values = dict(entry)
+            for key, file_value in (
+                ("agency_code", self.agency),
+                ("report_date", self.report_date),
+            ):
+                own = values.get(key)
+                if own is None or (isinstance(own, str) and not own.strip()):
+                    values[key] = file_value
+            yield RawRecord(index, location, values, raw_text)
+
+
+def open_feed(content: bytes, feed_format: str) -> CsvFeed | JsonFeed:
+    """Parse the structure of a file that passed check_whole_file (header or top-level object)."""
+    if feed_format.startswith("csv"):
+        return CsvFeed.open(content, feed_format)
+    return JsonFeed.open(content, feed_format)

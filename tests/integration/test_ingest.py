@@ -1,0 +1,398 @@
+"""Feed ingestion against a real PostgreSQL: what a ministry's file becomes in the raw schema."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import threading
+import unicodedata
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from r71_tracker.feeds import contract, ingest
+from r71_tracker.feeds.ingest import find_new_files, ingest_paths, print_reports
+
+pytestmark = pytest.mark.integration
+
+FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
+GOOD = {
+    "report_date": "2025-12-15",
+    "agency_code": "MOJ",
+    "database_code": "MOJ-CIVIL-STATUS",
+    "platform_status": "operational",
+    "data_status": "centralized",
+    "process_integrated": "true",
+    "connected_national": "true",
+    "record_count": "27400000",
+    "records_updated_30d": "412000",
+    "consumer_agencies": "6",
+    "notes": "",
+}
+OTHER = {**GOOD, "database_code": "MOJ-LEGAL-AID"}
+FUTURE = (date.today() + timedelta(days=3)).isoformat()
+
+
+def _csv(rows: list[dict[str, str]], columns: tuple[str, ...] = contract.FIELDS) -> str:
+    lines = [",".join(columns)]
+    lines += [",".join(row.get(name, "") for name in columns) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def _scalar(url: str, sql: str, *params: object) -> object:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def _table_counts(url: str) -> tuple[int, int, int]:
+    with psycopg.connect(url) as conn:
+        return tuple(
+            conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            for table in ("feed_files", "status_reports", "rejected_rows")
+        )
+
+
+def _assert_accounted(url: str, report: ingest.FileReport) -> None:
+    assert report.rows_received == report.rows_loaded + report.rows_rejected
+    with psycopg.connect(url) as conn:
+        stored = conn.execute(
+            "select rows_received, rows_loaded, rows_rejected,"
+            " (select count(*) from raw.status_reports s where s.file_id = f.file_id),"
+            " (select count(*) from raw.rejected_rows r where r.file_id = f.file_id)"
+            " from raw.feed_files f where file_id = %s",
+            (report.file_id,),
+        ).fetchone()
+    assert stored == (
+        report.rows_received,
+        report.rows_loaded,
+        report.rows_rejected,
+        report.rows_loaded,
+        report.rows_rejected,
+    )
+
+
+# Each case: a bad row on CSV line 3 after a good row on line 2 (which sets the file's agency).
+ROW_CASES = {
+    "unknown_agency": {"agency_code": "XYZ"},
+    "unknown_database": {"database_code": "MOJ-NOPE"},
+    "agency_mismatch": {"agency_code": "MOC", "database_code": "MOC-RAIL-INFRA"},
+    "missing_field": {"record_count": ""},
+    "bad_date": {"report_date": "2025-02-30"},
+    "future_date": {"report_date": FUTURE},
+    "bad_enum": {"platform_status": "finished"},
+    "bad_boolean": {"process_integrated": "maybe"},
+    "bad_integer": {"record_count": '"27,400,000"'},
+    "negative_count": {"consumer_agencies": "-2"},
+    "updated_exceeds_records": {"records_updated_30d": "27400001"},
+}
+
+
+@pytest.mark.parametrize("reason", [*ROW_CASES, "malformed_row", "duplicate_database_in_file"])
+def test_each_row_reason_quarantines_the_row_and_loads_the_rest(
+    tracker_env, clean_raw, tmp_path, reason
+):
+    if reason == "malformed_row":
+        content = _csv([GOOD]) + "2025-12-15,MOJ,MOJ-LEGAL-AID,building\n"
+    elif reason == "duplicate_database_in_file":
+        content = _csv([GOOD, {**GOOD, "notes": "second opinion"}, OTHER])
+    else:
+        content = _csv([GOOD, {**OTHER, **ROW_CASES[reason]}])
+    [report] = ingest_paths([_write(tmp_path, f"moj_{reason}.csv", content)], url=clean_raw)
+
+    assert report.outcome == "loaded" and report.reason_code is None
+    _assert_accounted(clean_raw, report)
+    with psycopg.connect(clean_raw) as conn:
+        rejected = conn.execute(
+            "select line_number, reason_code, message from raw.rejected_rows order by line_number"
+        ).fetchall()
+    if reason == "duplicate_database_in_file":
+        assert [(line, code) for line, code, _ in rejected] == [(2, reason), (3, reason)]
+        assert (report.rows_loaded, report.rejected_by_reason) == (1, {reason: 2})
+    else:
+        assert [(line, code) for line, code, _ in rejected] == [(3, reason)]
+        assert (report.rows_loaded, report.rejected_by_reason) == (1, {reason: 1})
+    for line, _, message in rejected:
+        assert message.startswith(f"moj_{reason}.csv line {line}: {reason}: ")
+        assert "\n" not in message
+    assert report.agency_code == "MOJ"
+
+
+FILE_CASES = {
+    # reason: (file name, content, line named in the message or None)
+    "bad_encoding": (
+        "moj.csv",
+        _csv([GOOD]).encode() + "2025-12-15,MOJ,MOJ-LEGAL-AID,Đang\n".encode("cp1258"),
+        "line 3",
+    ),
+    "bad_format": ("moj.xlsx", b"PK\x03\x04 not a feed", None),
+    "missing_columns": ("moj.csv", _csv([GOOD], contract.FIELDS[:-3]).encode(), "line 1"),
+    "empty_file": ("moj.csv", _csv([]).encode(), None),
+    "too_large": ("moj.csv.gz", gzip.compress(_csv([GOOD]).encode() + b" " * 5000), None),
+}
+
+
+@pytest.mark.parametrize("reason", list(FILE_CASES))
+def test_each_file_reason_rejects_the_whole_file_but_keeps_its_bytes(
+    tracker_env, clean_raw, tmp_path, monkeypatch, reason
+):
+    name, content, line = FILE_CASES[reason]
+    if reason == "too_large":  # the gzip is small, its content is over the limit
+        monkeypatch.setenv("TRACKER_MAX_FEED_BYTES", "2000")
+    [report] = ingest_paths([_write(tmp_path, name, content)], url=clean_raw)
+
+    assert (report.outcome, report.reason_code) == ("rejected", reason)
+    assert report.message.startswith(
+        f"{name}{' ' + line if line else ''}: file rejected ({reason})"
+    )
+    assert "\n" not in report.message
+    assert (report.rows_received, report.rows_loaded, report.rows_rejected) == (0, 0, 0)
+    _assert_accounted(clean_raw, report)
+    with psycopg.connect(clean_raw) as conn:
+        stored = conn.execute(
+            "select file_status, file_reason_code, file_reason_message, content, sha256"
+            " from raw.feed_files"
+        ).fetchone()
+    assert stored[:3] == ("rejected", reason, report.message)
+    assert bytes(stored[3]) == content and stored[4] == report.sha256
+    assert _table_counts(clean_raw) == (1, 0, 0)
+
+
+def test_file_over_the_size_limit_is_recorded_without_its_bytes(
+    tracker_env, clean_raw, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TRACKER_MAX_FEED_BYTES", "100")
+    path = _write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))
+    [report] = ingest_paths([path], url=clean_raw)
+    assert (report.outcome, report.reason_code) == ("rejected", "too_large")
+    size, content = _scalar(
+        clean_raw, "select array[size_bytes::text, encode(content, 'hex')] from raw.feed_files"
+    )
+    assert (int(size), content) == (path.stat().st_size, "")
+
+
+def test_json_file_level_rejection_names_the_line(tracker_env, clean_raw, tmp_path):
+    path = _write(tmp_path, "moj.json", '{"agency_code": "MOJ",\n "databases": [\n}')
+    [report] = ingest_paths([path], url=clean_raw)
+    assert report.reason_code == "bad_format"
+    assert report.message.startswith("moj.json line 3: file rejected (bad_format)")
+
+
+def test_sample_feeds_load_completely(tracker_env, clean_raw):
+    reports = ingest_paths([FEEDS], url=clean_raw)
+    assert [(r.original_name, r.outcome, r.rows_loaded, r.rows_rejected) for r in reports] == [
+        ("moj_2025-12-15.csv", "loaded", 5, 0),
+        ("moj_history.json", "loaded", 3, 0),
+    ]
+    assert {r.agency_code for r in reports} == {"MOJ"}
+    assert _table_counts(clean_raw) == (2, 8, 0)
+
+
+def test_bom_file_loads(tracker_env, clean_raw, tmp_path):
+    content = codecs.BOM_UTF8 + _csv([GOOD]).replace("\n", "\r\n").encode()
+    [report] = ingest_paths([_write(tmp_path, "moj_bom.csv", content)], url=clean_raw)
+    assert (report.outcome, report.rows_loaded, report.extra_columns) == ("loaded", 1, [])
+
+
+def test_nfd_vietnamese_notes_load_equal_to_nfc(tracker_env, clean_raw, tmp_path):
+    notes = "Đã kết nối với cơ sở dữ liệu quốc gia về dân cư"
+    nfd = unicodedata.normalize("NFD", notes)
+    assert nfd != notes
+    path = _write(tmp_path, "moj_nfd.csv", _csv([{**GOOD, "notes": nfd}]))
+    ingest_paths([path], url=clean_raw)
+    stored = _scalar(clean_raw, "select notes from raw.status_reports")
+    assert stored == unicodedata.normalize("NFC", notes)
+    assert (
+        _scalar(clean_raw, "select count(*) from raw.status_reports where notes = %s", notes) == 1
+    )
+
+
+def test_gzip_csv_and_gzip_json_load(tracker_env, clean_raw, tmp_path):
+    csv_gz = _write(tmp_path, "moj.csv.gz", gzip.compress(_csv([GOOD, OTHER]).encode()))
+    json_gz = _write(
+        tmp_path, "moj.json.gz", gzip.compress((FEEDS / "moj_history.json").read_bytes())
+    )
+    reports = ingest_paths([csv_gz, json_gz], url=clean_raw)
+    assert [(r.feed_format, r.outcome, r.rows_loaded) for r in reports] == [
+        ("csv.gz", "loaded", 2),
+        ("json.gz", "loaded", 3),
+    ]
+
+
+def test_json_entry_report_date_wins_over_the_files(tracker_env, clean_raw):
+    [report] = ingest_paths([FEEDS / "moj_history.json"], url=clean_raw)
+    with psycopg.connect(clean_raw) as conn:
+        rows = conn.execute(
+            "select line_number, database_code, report_date from raw.status_reports"
+            " order by line_number"
+        ).fetchall()
+    assert rows == [
+        (0, "MOJ-CIVIL-STATUS", date(2025, 11, 15)),
+        (1, "MOJ-CIVIL-STATUS", date(2025, 12, 15)),
+        (2, "MOJ-LEGAL-AID", date(2025, 11, 15)),
+    ]
+    assert report.rejected_by_reason == {}
+
+
+def test_json_row_rejections_use_the_array_index(tracker_env, clean_raw, tmp_path):
+    document = {
+        "agency_code": "MOJ",
+        "databases": [
+            {**GOOD, "record_count": 5, "records_updated_30d": 1},
+            "not an object",
+            {**OTHER, "agency_code": "MOC"},
+            {key: value for key, value in OTHER.items() if key != "report_date"},
+        ],
+    }
+    path = _write(tmp_path, "moj.json", json.dumps(document))
+    [report] = ingest_paths([path], url=clean_raw)
+    assert report.rejected_by_reason == {
+        "malformed_row": 1,
+        "agency_mismatch": 1,
+        "missing_field": 1,  # no report_date in the entry nor in the file
+    }
+    assert report.rows_loaded == 1
+    with psycopg.connect(clean_raw) as conn:
+        rejected = conn.execute(
+            "select line_number, message from raw.rejected_rows order by 1"
+        ).fetchall()
+    assert [line for line, _ in rejected] == [1, 2, 3]
+    assert rejected[0][1].startswith("moj.json databases[1]: malformed_row: ")
+    _assert_accounted(clean_raw, report)
+
+
+def test_json_with_an_unknown_agency_rejects_every_row(tracker_env, clean_raw, tmp_path):
+    entries = [{k: v for k, v in row.items() if k != "agency_code"} for row in (GOOD, OTHER)]
+    document = {"agency_code": "XYZ", "report_date": "2025-12-15", "databases": entries}
+    [report] = ingest_paths([_write(tmp_path, "x.json", json.dumps(document))], url=clean_raw)
+    assert (report.outcome, report.agency_code) == ("loaded", None)
+    assert report.rejected_by_reason == {"unknown_agency": 2}
+
+
+def test_duplicate_delivery_under_another_name_changes_nothing(tracker_env, clean_raw, tmp_path):
+    first = _write(tmp_path, "moj_monday.csv", _csv([GOOD, OTHER]))
+    [loaded] = ingest_paths([first], url=clean_raw)
+    before = _table_counts(clean_raw)
+    copy = _write(tmp_path, "moj_resent.csv", first.read_bytes())
+    [again] = ingest_paths([copy], url=clean_raw)
+    assert (again.outcome, again.file_id, again.rows_received) == ("duplicate", loaded.file_id, 0)
+    assert again.agency_code == "MOJ"
+    assert (
+        "moj_resent.csv: same bytes as file" in again.message and "moj_monday.csv" in again.message
+    )
+    assert _table_counts(clean_raw) == before == (1, 2, 0)
+
+
+def test_concurrent_deliveries_of_the_same_bytes_load_once(tracker_env, clean_raw, tmp_path):
+    paths = [_write(tmp_path, f"moj_{n}.csv", _csv([GOOD, OTHER])) for n in range(2)]
+    outcomes: list[str] = []
+
+    def deliver(path: Path) -> None:
+        outcomes.extend(report.outcome for report in ingest_paths([path], url=clean_raw))
+
+    threads = [threading.Thread(target=deliver, args=(path,)) for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["duplicate", "loaded"]
+    assert _table_counts(clean_raw) == (1, 2, 0)
+
+
+def test_extra_columns_are_listed_and_stored(tracker_env, clean_raw, tmp_path):
+    columns = (*contract.FIELDS, "province", "comment")
+    path = _write(tmp_path, "moj.csv", _csv([{**GOOD, "province": "HN", "comment": "x"}], columns))
+    [report] = ingest_paths([path], url=clean_raw)
+    assert (report.rows_loaded, report.extra_columns) == (1, ["province", "comment"])
+    assert _scalar(clean_raw, "select extra_columns from raw.feed_files") == ["province", "comment"]
+
+
+def test_a_crash_mid_file_leaves_nothing(tracker_env, clean_raw, tmp_path, monkeypatch):
+    real_validate = ingest.validate_record
+    calls = []
+
+    def crash_on_second_row(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("power cut")
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "validate_record", crash_on_second_row)
+    with pytest.raises(RuntimeError, match="power cut"):
+        ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    assert _table_counts(clean_raw) == (0, 0, 0)
+
+
+def test_folder_ingest_reads_feed_files_sorted_and_ignores_other_names(
+    tracker_env, clean_raw, tmp_path
+):
+    _write(tmp_path, "b_moj.csv", _csv([GOOD]))
+    _write(tmp_path, "a_moj.json", (FEEDS / "moj_history.json").read_bytes())
+    _write(tmp_path, "readme.txt", "not a feed")
+    _write(tmp_path, ".partial.csv", "uploading")
+    reports = ingest_paths([tmp_path], url=clean_raw)
+    assert [r.original_name for r in reports] == ["a_moj.json", "b_moj.csv"]
+    [explicit] = ingest_paths([tmp_path / "readme.txt"], url=clean_raw)
+    assert (explicit.outcome, explicit.reason_code) == ("rejected", "bad_format")
+
+
+def test_find_new_files_skips_bytes_already_received(tracker_env, clean_raw, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    old = _write(landing, "moj_old.csv", _csv([GOOD]))
+    ingest_paths([old], url=clean_raw)
+    _write(landing, "moj_old_renamed.csv", old.read_bytes())
+    new = _write(landing, "moj_new.csv", _csv([OTHER]))
+    _write(landing, "notes.md", "ignored")
+    assert find_new_files(landing, clean_raw) == [new]
+    assert find_new_files(tmp_path / "missing", clean_raw) == []
+
+
+def test_print_reports_exit_codes_and_streams(tracker_env, clean_raw, tmp_path):
+    with_bad_rows = _write(tmp_path, "moj.csv", _csv([GOOD, {**OTHER, "record_count": "x"}]))
+    reports = ingest_paths([with_bad_rows, with_bad_rows], url=clean_raw)
+    out, err = io.StringIO(), io.StringIO()
+    assert print_reports(reports, False, out, err) == 0
+    assert err.getvalue() == ""
+    assert "1 loaded, 1 rejected (bad_integer 1)" in out.getvalue()
+    assert "moj.csv line 3: bad_integer: " in out.getvalue()
+
+    bad_file = _write(tmp_path, "moj.txt", "x")
+    reports += ingest_paths([bad_file, tmp_path / "missing.csv"], url=clean_raw)
+    out, err = io.StringIO(), io.StringIO()
+    assert print_reports(reports, True, out, err) == 1
+    errors = err.getvalue().splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith("error: moj.txt: file rejected (bad_format)")
+    assert errors[1].startswith("error: missing.csv: cannot be read")
+    document = json.loads(out.getvalue())
+    assert [f["outcome"] for f in document["files"]] == [
+        "loaded",
+        "duplicate",
+        "rejected",
+        "rejected",
+    ]
+    assert document["totals"]["rows_received"] == 2
+    assert document["totals"]["rejected_by_reason"] == {"bad_integer": 1}
+    assert document["totals"]["rejected"] == 2
+
+
+def test_a_thousand_row_history_loads(tracker_env, clean_raw, tmp_path):
+    databases = ["MOJ-CIVIL-STATUS", "MOJ-LEGAL-AID", "MOJ-CIVIL-JUDGMENT-ENF", "MOJ-NOTARIZATION"]
+    start = date(2025, 1, 1)
+    rows = [
+        {**GOOD, "database_code": code, "report_date": (start + timedelta(days=day)).isoformat()}
+        for day in range(250)
+        for code in databases
+    ]
+    [report] = ingest_paths([_write(tmp_path, "moj_history.csv", _csv(rows))], url=clean_raw)
+    assert (report.rows_received, report.rows_loaded) == (1000, 1000)
