@@ -133,7 +133,8 @@ def quality_gate_task(run_id: str, run_date: str) -> None:
     try:
         run_quality_gate(run_id, date.fromisoformat(run_date))
     except GateFailed as failure:
-        raise AirflowFailException(str(failure)) from None
+        failed = "; ".join(failure.result.failures)
+        raise AirflowFailException(f"quality gate failed for {run_date}: {failed}") from None
 
 
 def publish_task(run_id: str, run_date: str) -> dict:
