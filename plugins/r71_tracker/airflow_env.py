@@ -42,8 +42,13 @@ def airflow_environment(config: Settings | None = None) -> dict[str, str]:
             "TRACKER_LOCAL_DIR": str(config.local_dir),
             "DO_NOT_TRACK": "1",
             "NO_PROXY": "*",
+            # `airflow standalone` and the executors start `airflow` sub-commands from PATH.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         }
     )
+    # Workers reach the API server's Execution API; follow the port the API server listens on.
+    port = env.setdefault("AIRFLOW__API__PORT", "8080")
+    env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")
     return env
 
 

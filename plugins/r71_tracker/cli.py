@@ -139,7 +139,6 @@ def cmd_airflow_standalone(args: argparse.Namespace) -> int:
 
     prepare_airflow()
     env = airflow_environment()
-    env.setdefault("AIRFLOW__API__PORT", "8080")
     airflow = Path(sys.executable).with_name("airflow")
     print(
         f"Airflow UI on http://localhost:{env['AIRFLOW__API__PORT']} (Ctrl-C stops it); "
