@@ -98,7 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     published = config.published_dir
     print()
     print(f"dbt docs site:     {published / 'dbt_docs' / 'index.html'}")
-    print(f"validation report: {published / 'data_docs' / 'index.html'}")
+    print(f"validation report: {published / 'validation_report.html'}")
+    print(f"GX Data Docs:      {published / 'data_docs' / 'index.html'}")
     print(f"summary:           {published / 'summary.json'}")
     print(f"Airflow run log:   {outcome.log_path}")
     return 0
@@ -110,7 +111,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
     run_date = pipeline.resolve_run_date(args.date)
     publication = pipeline.publish(f"docs__{run_date.isoformat()}", run_date)
     print(f"dbt docs site:     {publication.dbt_docs_path}")
-    print(f"validation report: {publication.data_docs_path}")
+    print(f"validation report: {publication.validation_report_path}")
+    print(f"GX Data Docs:      {publication.data_docs_path}")
     return 0
 
 

@@ -74,18 +74,21 @@ class Publication:
     summary: dict
     summary_path: str
     dbt_docs_path: str
+    validation_report_path: str
     data_docs_path: str
 
 
 def publish(run_id: str, run_date: date) -> Publication:
-    """Write the dbt docs site, copy the GX Data Docs, and write the stage summary."""
+    """Write the dbt docs site, the validation report, the GX Data Docs and the stage summary."""
     from r71_tracker import status, transform
+    from r71_tracker.quality.report import write_validation_report
 
     config = settings()
     url = database.tracker_url(config)
     published = config.published_dir
     published.mkdir(parents=True, exist_ok=True)
     dbt_docs = transform.generate_docs(url, published / "dbt_docs")
+    report = write_validation_report(url, run_id, published / "validation_report.html")
     data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
     summary = status.stage_counts(url, run_date)
     summary_path = published / "summary.json"
@@ -96,6 +99,7 @@ def publish(run_id: str, run_date: date) -> Publication:
         summary=summary,
         summary_path=str(summary_path),
         dbt_docs_path=str(dbt_docs),
+        validation_report_path=str(report),
         data_docs_path=str(data_docs),
     )
 

@@ -124,6 +124,8 @@ def test_demo_run_through_airflow_gives_31_36_38(pipeline_env, demo_run):
     published = Path(pipeline_env["TRACKER_PUBLISHED_DIR"])
     assert (published / "dbt_docs" / "index.html").stat().st_size > 10_000
     assert (published / "data_docs" / "index.html").exists()
+    report = (published / "validation_report.html").read_text("utf-8")
+    assert "PASS" in report and "expect_column_max_to_be_between" in report
     summary = json.loads((published / "summary.json").read_text("utf-8"))
     assert summary["stages"] == {"centralized": 31, "in_progress": 36, "not_started": 38}
 
