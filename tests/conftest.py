@@ -15,7 +15,8 @@ import pytest
 from r71_tracker import database
 
 
-def _fresh_database(server_url: str, name: str) -> str:
+def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the server; return its URL."""
     with psycopg.connect(database.with_database(server_url, "postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
         conn.execute(f'create database "{name}"')
@@ -31,7 +32,7 @@ def server_url() -> str:
 @pytest.fixture(scope="session")
 def tracker_db_url(server_url: str) -> str:
     """A fresh tracker database for this test session, with the raw and audit tables."""
-    url = _fresh_database(server_url, os.environ.get("TRACKER_TEST_DATABASE", "tracker_test"))
+    url = fresh_database(server_url, os.environ.get("TRACKER_TEST_DATABASE", "tracker_test"))
     database.ensure_tracker_schema(url)
     return url
 
@@ -48,14 +49,19 @@ def tracker_env(tracker_db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path) 
     return tracker_db_url
 
 
-@pytest.fixture
-def clean_raw(tracker_db_url: str) -> str:
+def empty_tracker_tables(url: str) -> None:
     """Empty the raw and audit tables so a test starts from nothing loaded."""
-    with psycopg.connect(tracker_db_url) as conn:
+    with psycopg.connect(url) as conn:
         conn.execute(
             "truncate raw.status_reports, raw.rejected_rows, raw.feed_files,"
             " audit.expectation_results restart identity"
         )
+
+
+@pytest.fixture
+def clean_raw(tracker_db_url: str) -> str:
+    """The test database with nothing loaded."""
+    empty_tracker_tables(tracker_db_url)
     return tracker_db_url
 
 

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from r71_tracker.config import settings
+from r71_tracker.feeds import contract
 
 RESOLUTION_DATE = date(2025, 4, 1)
 LATEST_REPORT_DATE = date(2025, 12, 15)
@@ -37,19 +38,7 @@ EXPECTED_STAGE_COUNTS: Mapping[str, int] = MappingProxyType(
 )
 REGISTRY_SIZE = sum(EXPECTED_STAGE_COUNTS.values())
 
-FEED_FIELDS = (
-    "report_date",
-    "agency_code",
-    "database_code",
-    "platform_status",
-    "data_status",
-    "process_integrated",
-    "connected_national",
-    "record_count",
-    "records_updated_30d",
-    "consumer_agencies",
-    "notes",
-)
+FEED_FIELDS = contract.FIELDS  # the demo writes exactly the v1 contract
 
 VIETNAM_TIME = timezone(timedelta(hours=7))
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from conftest import empty_tracker_tables, fresh_database
 
-from r71_tracker import database, demo_feeds
+from r71_tracker import demo_feeds
 
 pytestmark = pytest.mark.integration
 
@@ -34,20 +35,14 @@ def standalone(tmp_path_factory, server_url, tracker_db_url):
     """`tracker airflow-standalone` (what `make airflow` runs) in a deployment of its own."""
     root = tmp_path_factory.mktemp("standalone")
     airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + "_standalone"
-    with psycopg.connect(database.with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{airflow_db}" with (force)')
-        conn.execute(f'create database "{airflow_db}"')
-    with psycopg.connect(tracker_db_url) as conn:
-        conn.execute(
-            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files,"
-            " audit.expectation_results restart identity"
-        )
+    airflow_url = fresh_database(server_url, airflow_db)
+    empty_tracker_tables(tracker_db_url)
     demo_feeds.write_demo_feeds(root / "landing")
     port = _free_port()
     env = {
         **os.environ,
         "TRACKER_DATABASE_URL": tracker_db_url,
-        "TRACKER_AIRFLOW_DATABASE_URL": database.with_database(server_url, airflow_db),
+        "TRACKER_AIRFLOW_DATABASE_URL": airflow_url,
         "TRACKER_LANDING_DIR": str(root / "landing"),
         "TRACKER_PUBLISHED_DIR": str(root / "published"),
         "TRACKER_LOCAL_DIR": str(root / "local"),

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import empty_tracker_tables, fresh_database
 
-from r71_tracker import database, demo_feeds, status
+from r71_tracker import demo_feeds, status
 from r71_tracker.airflow_runs import run_dag_once
 
 pytestmark = pytest.mark.integration
@@ -27,17 +28,11 @@ def pipeline_env(tmp_path_factory, server_url, tracker_db_url):
     """Environment of a tracker deployment of its own for this module."""
     root = tmp_path_factory.mktemp("e2e")
     airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + "_airflow"
-    with psycopg.connect(database.with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{airflow_db}" with (force)')
-        conn.execute(f'create database "{airflow_db}"')
-    with psycopg.connect(tracker_db_url) as conn:
-        conn.execute(
-            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files,"
-            " audit.expectation_results restart identity"
-        )
+    airflow_url = fresh_database(server_url, airflow_db)
+    empty_tracker_tables(tracker_db_url)
     env = {
         "TRACKER_DATABASE_URL": tracker_db_url,
-        "TRACKER_AIRFLOW_DATABASE_URL": database.with_database(server_url, airflow_db),
+        "TRACKER_AIRFLOW_DATABASE_URL": airflow_url,
         "TRACKER_LANDING_DIR": str(root / "landing"),
         "TRACKER_PUBLISHED_DIR": str(root / "published"),
         "TRACKER_LOCAL_DIR": str(root / "local"),
