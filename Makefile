@@ -52,6 +52,9 @@ db-start: $(STAMP) ## start the embedded PostgreSQL (no-op when TRACKER_DATABASE
 db-stop: $(STAMP) ## stop the embedded PostgreSQL
 	$(TRACKER) db stop
 
+bench: $(STAMP) ## ingest benchmark: tracker ingest vs raw COPY (1M-row file, ~15,000 files, JSON, gzip)
+	$(BIN)/python bench/ingest_bench.py
+
 clean: ## remove .venv, .local (embedded database) and data/
 	-$(TRACKER) db stop 2>/dev/null
 	rm -rf $(VENV) .local data dbt_project/target dbt_project/logs

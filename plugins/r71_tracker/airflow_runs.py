@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
@@ -23,6 +24,29 @@ def _schema_version(url: str) -> str | None:
             return None
         row = conn.execute("select version_num from alembic_version").fetchone()
         return row[0] if row else None
+
+
+def _dag_registered(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('public.dag')").fetchone()[0] is None:
+            return False
+        row = conn.execute("select 1 from dag where dag_id = %s", (DAG_ID,)).fetchone()
+        return row is not None
+
+
+def register_dag(config: Settings | None = None) -> None:
+    """Serialise the DAG into the metadata database once, before any run.
+
+    Two `airflow dags test` processes that both find the DAG unregistered insert it at once and
+    one fails on the primary key; registering first lets runs of the same date overlap safely.
+    """
+    config = config or settings()
+    if _dag_registered(database.airflow_url(config)):
+        return
+    env = airflow_environment(config)
+    done = airflow_command(["dags", "reserialize"], env, capture_output=True, text=True)
+    if done.returncode != 0 or not _dag_registered(database.airflow_url(config)):
+        raise RuntimeError(f"could not register DAG {DAG_ID}:\n{done.stderr[-2000:]}")
 
 
 def prepare_airflow(config: Settings | None = None) -> bool:
@@ -64,9 +88,11 @@ def run_dag_once(run_date: date | None, config: Settings | None = None) -> DagRu
     """`airflow dags test` of the tracker DAG for `run_date` (its logical date); log kept."""
     config = config or settings()
     prepare_airflow(config)
+    register_dag(config)
     env = airflow_environment(config)
     label = run_date.isoformat() if run_date else "now"
-    log_path = config.airflow_home / "runs" / f"{DAG_ID}_{label}.log"
+    # One log per invocation: runs of the same date may overlap.
+    log_path = config.airflow_home / "runs" / f"{DAG_ID}_{label}_{time.time_ns()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     args = ["dags", "test", DAG_ID] + ([run_date.isoformat()] if run_date else [])
     with log_path.open("w", encoding="utf-8") as log:

@@ -28,6 +28,7 @@ class Settings:
     database_url: str | None
     max_feed_bytes: int
     freshness_max_age_days: int
+    registry_dir: Path  # TRACKER_SEEDS_DIR: the registry ingest validates against
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -35,7 +36,7 @@ class Settings:
 
     @property
     def seeds_dir(self) -> Path:
-        return self.dbt_project_dir / "seeds"
+        return self.registry_dir
 
     @property
     def embedded_pgdata(self) -> Path:
@@ -65,4 +66,5 @@ def settings() -> Settings:
         database_url=os.environ.get("TRACKER_DATABASE_URL") or None,
         max_feed_bytes=int(os.environ.get("TRACKER_MAX_FEED_BYTES", 200 * 1024 * 1024)),
         freshness_max_age_days=int(os.environ.get("TRACKER_FRESHNESS_MAX_AGE_DAYS", 14)),
+        registry_dir=_path("TRACKER_SEEDS_DIR", root / "dbt_project" / "seeds"),
     )

@@ -3,18 +3,29 @@
 Each step is idempotent: files already received are skipped by their bytes, dbt rebuilds its
 models from the raw tables, the gate replaces its audit rows for the same run id, publish overwrites
 its outputs.
+
+The marts are one shared state "as of a run date". Runs may overlap (a backfill beside the daily
+run, two runs of the same date), so build, gate and publish each hold the warehouse lock and, when
+another run rebuilt the marts for a different date in between, rebuild them for their own date
+first: every gate judges, and every publication shows, its own run's date.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import psycopg
+
 from r71_tracker import database
 from r71_tracker.config import settings
+
+_WAREHOUSE_LOCK_KEY = 710_072  # pg advisory lock: one run at a time rebuilds or reads the marts
 
 
 def find_new_feed_files() -> list[str]:
@@ -49,18 +60,50 @@ def resolve_run_date(run_date: date | None, url: str | None = None) -> date:
     return latest
 
 
+@contextmanager
+def warehouse_lock(url: str) -> Iterator[None]:
+    """Hold the session-level advisory lock that serialises builds, gates and publications."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_WAREHOUSE_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_WAREHOUSE_LOCK_KEY,))
+
+
+def _marts_as_of(url: str) -> date | None:
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('marts.database_current_status')").fetchone()[0]:
+            row = conn.execute("select max(as_of_date) from marts.database_current_status")
+            return row.fetchone()[0]
+    return None
+
+
+def _ensure_marts_as_of(url: str, run_date: date) -> None:
+    """Rebuild the marts for run_date unless they already are (caller holds the lock)."""
+    from r71_tracker import transform
+
+    if _marts_as_of(url) != run_date:
+        transform.build(url, run_date)
+
+
 def build_models(run_date: date) -> None:
     """dbt build (seeds, models, tests) for the run's date."""
     from r71_tracker import transform
 
-    transform.build(database.tracker_url(), run_date)
+    url = database.tracker_url()
+    with warehouse_lock(url):
+        transform.build(url, run_date)
 
 
 def run_quality_gate(run_id: str, run_date: date):
     """Run the GX gate, record every result in audit.expectation_results; raise when it fails."""
     from r71_tracker.quality import gate
 
-    result = gate.run_gate(database.tracker_url(), run_id, run_date)
+    url = database.tracker_url()
+    with warehouse_lock(url):
+        _ensure_marts_as_of(url, run_date)
+        result = gate.run_gate(url, run_id, run_date)
     gate.enforce(result)
     return result
 
@@ -87,12 +130,14 @@ def publish(run_id: str, run_date: date) -> Publication:
     url = database.tracker_url(config)
     published = config.published_dir
     published.mkdir(parents=True, exist_ok=True)
-    dbt_docs = transform.generate_docs(url, published / "dbt_docs")
-    report = write_validation_report(url, run_id, published / "validation_report.html")
-    data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
-    summary = status.stage_counts(url, run_date)
-    summary_path = published / "summary.json"
-    summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    with warehouse_lock(url):
+        _ensure_marts_as_of(url, run_date)
+        dbt_docs = transform.generate_docs(url, published / "dbt_docs")
+        report = write_validation_report(url, run_id, published / "validation_report.html")
+        data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
+        summary = status.stage_counts(url, run_date)
+        summary_path = published / "summary.json"
+        summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
     return Publication(
         run_id=run_id,
         run_date=run_date.isoformat(),

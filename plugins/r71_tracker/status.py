@@ -69,3 +69,71 @@ def format_counts(counts: dict) -> str:
         f"  in progress   {stages['in_progress']:>4}\n"
         f"  not started   {stages['not_started']:>4}  (of which unreported: {counts['unreported']})"
     )
+
+
+AGENCY_FEED_COLUMNS = (
+    "agency_code",
+    "agency_name_vi",
+    "agency_name_en",
+    "databases_owned",
+    "databases_reported",
+    "files_received",
+    "files_rejected",
+    "rows_rejected",
+    "last_report_date",
+    "last_received_at",
+    "days_since_last_report",
+    "freshness_max_age_days",
+    "is_late",
+    "as_of_date",
+)
+
+
+def agency_feed_status(url: str) -> list[dict]:
+    """One dict per agency from marts.agency_feed_freshness, late agencies first.
+
+    Dates and times are ISO strings so the rows serialise as JSON unchanged. Never-reported
+    agencies lead, then the oldest last reports, so the feed to chase is at the top.
+    """
+    query = f"""
+        select {", ".join(AGENCY_FEED_COLUMNS)}
+        from marts.agency_feed_freshness
+        order by is_late desc, days_since_last_report desc nulls first, agency_code
+    """
+    try:
+        with database.connect(url) as conn:
+            rows = conn.execute(query).fetchall()
+    except psycopg.errors.UndefinedTable as error:
+        raise StatusUnavailable(
+            "the agency freshness mart is not built yet: run `tracker build` (or `make demo`) first"
+        ) from error
+    return [
+        {
+            column: value.isoformat() if isinstance(value, date) else value
+            for column, value in zip(AGENCY_FEED_COLUMNS, row, strict=True)
+        }
+        for row in rows
+    ]
+
+
+def format_agency_feed_status(rows: list[dict]) -> str:
+    """The human form of agency_feed_status(): one line per agency, late ones marked."""
+    if not rows:
+        return "No agency owns a registry database: nothing to report."
+    first = rows[0]
+    late = sum(1 for row in rows if row["is_late"])
+    lines = [
+        f"Feeds per agency as of {first['as_of_date']}: {late} of {len(rows)} late"
+        f" (no report, or the last one older than {first['freshness_max_age_days']} days)",
+        f"  {'status':<6} {'agency':<8} {'reported':>8} {'last report':<11} {'days':>5}"
+        f" {'files':>5} {'rejected':>8} {'rows rej.':>9}  name",
+    ]
+    for row in rows:
+        reported = f"{row['databases_reported']}/{row['databases_owned']}"
+        days = "-" if row["days_since_last_report"] is None else row["days_since_last_report"]
+        lines.append(
+            f"  {'LATE' if row['is_late'] else 'ok':<6} {row['agency_code']:<8} {reported:>8}"
+            f" {row['last_report_date'] or 'never':<11} {days:>5} {row['files_received']:>5}"
+            f" {row['files_rejected']:>8} {row['rows_rejected']:>9}  {row['agency_name_en'] or ''}"
+        )
+    return "\n".join(lines)

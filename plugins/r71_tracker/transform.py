@@ -103,12 +103,13 @@ def build(url: str, run_date: date | None) -> None:
     """`dbt build`: seeds, models, unit and data tests, judging `run_date` (latest report if None).
 
     Seeds are reloaded without --full-refresh: the registry CSV columns are a fixed interface, so
-    dbt's truncate-and-insert keeps the tables (and the views depending on them) in place.
+    dbt's truncate-and-insert keeps the tables (and the views depending on them) in place. The
+    freshness limit goes along so the agency lateness mart and the quality gate judge alike.
     """
-    args = ["build"]
+    dbt_vars: dict[str, object] = {"freshness_max_age_days": settings().freshness_max_age_days}
     if run_date is not None:
-        args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
-    run_dbt(args, url)
+        dbt_vars["run_date"] = run_date.isoformat()
+    run_dbt(["build", "--vars", json.dumps(dbt_vars)], url)
 
 
 def generate_docs(url: str, out_dir: Path) -> Path:

@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ class _LineTap:
 def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None, str, str]]:
     """(start line, fields or None, raw text, csv error) for each record, header included."""
     tap = _LineTap(iter(text))
+    # The contract sets no length limit on a field (notes may be long); the file size limit
+    # bounds every field already, so lift the csv module's 128 KiB default.
+    csv.field_size_limit(sys.maxsize)
     reader = csv.reader(tap, strict=True)
     previous_line = 0
     while True:

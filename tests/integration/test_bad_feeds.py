@@ -1,0 +1,277 @@
+"""The bad-feed corpus through the `tracker ingest` command: every case gets a clear answer.
+
+Black-box on purpose: each case runs the installed command as an operator does and judges only what
+it prints, its exit code and what the raw tables hold, so the tests stay valid however the engine
+works inside. The corpus and the expected answer for each file are in tests/data/bad_feeds/
+(cases.json says, per file, the outcome, the reason code(s) with line numbers, and why).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_feeds"
+CASES: list[dict] = json.loads((CORPUS / "cases.json").read_text(encoding="utf-8"))
+TRACKER = Path(sys.executable).parent / "tracker"
+ROW_REASONS = {
+    "malformed_row",
+    "missing_field",
+    "unknown_agency",
+    "agency_mismatch",
+    "unknown_database",
+    "bad_date",
+    "future_date",
+    "bad_enum",
+    "bad_boolean",
+    "bad_integer",
+    "negative_count",
+    "updated_exceeds_records",
+    "duplicate_database_in_file",
+}
+FILE_REASONS = {"too_large", "bad_format", "bad_encoding", "empty_file", "missing_columns"}
+REJECTED_LINES_PRINTED = 5  # the text report shows the first rejected rows of each file
+
+
+def run_ingest(
+    *paths: Path, env: dict[str, str] | None = None, as_json: bool = False
+) -> subprocess.CompletedProcess:
+    """`tracker ingest` as a separate process; a hang fails the test instead of blocking it."""
+    environment = {**os.environ, **(env or {})}
+    environment.pop("TRACKER_DEBUG", None)  # operators see one-line errors, never tracebacks
+    args = [str(TRACKER), "ingest", *map(str, paths), *(["--json"] if as_json else [])]
+    return subprocess.run(
+        args, capture_output=True, text=True, errors="replace", env=environment, timeout=60
+    )
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_file(url: str, sha256: str) -> dict[str, object] | None:
+    """The raw.feed_files row of these bytes, with the rows the other raw tables hold for it."""
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute(
+            "select original_name, file_status, file_reason_code, file_reason_message,"
+            " agency_code, extra_columns, rows_received, rows_loaded, rows_rejected,"
+            " (select count(*) from raw.status_reports s where s.file_id = f.file_id)"
+            "   as loaded_in_table,"
+            " (select coalesce(array_agg(array[r.line_number::text, r.reason_code, r.message]"
+            "   order by r.line_number), '{}') from raw.rejected_rows r"
+            "   where r.file_id = f.file_id) as rejected"
+            " from raw.feed_files f where sha256 = %s",
+            (sha256,),
+        )
+        rows = cursor.fetchall()
+        names = [column.name for column in cursor.description]
+    assert len(rows) <= 1, f"{len(rows)} raw.feed_files rows for one sha256"
+    return dict(zip(names, rows[0], strict=True)) if rows else None
+
+
+def unaccounted_files(url: str) -> list[tuple]:
+    """Files whose counts do not add up, or disagree with the rows stored for them."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select f.original_name, f.rows_received, f.rows_loaded, f.rows_rejected,"
+            " (select count(*) from raw.status_reports s where s.file_id = f.file_id),"
+            " (select count(*) from raw.rejected_rows r where r.file_id = f.file_id)"
+            " from raw.feed_files f"
+            " where f.rows_received <> f.rows_loaded + f.rows_rejected"
+            "  or f.rows_loaded <> (select count(*) from raw.status_reports s"
+            "                       where s.file_id = f.file_id)"
+            "  or f.rows_rejected <> (select count(*) from raw.rejected_rows r"
+            "                         where r.file_id = f.file_id)"
+        ).fetchall()
+
+
+def where(case: dict, line: int) -> str:
+    """How a message points at a row: the CSV line or the JSON array index."""
+    return f"databases[{line}]" if ".json" in case["file"] else f"line {line}"
+
+
+def test_the_manifest_names_every_corpus_file_once_with_contract_reasons():
+    files = sorted(path.name for path in CORPUS.iterdir() if path.name != "cases.json")
+    assert sorted(case["file"] for case in CASES) == files
+    assert len(CASES) >= 30
+    for case in CASES:
+        assert case["outcome"] in ("loaded", "rejected") and case["why"]
+        if case["outcome"] == "rejected":
+            assert case["reason"] in FILE_REASONS and case["rows_loaded"] == 0
+            assert case["rejected_rows"] == []
+        else:
+            assert case["reason"] is None and case["line"] is None
+            assert {code for _, code in case["rejected_rows"]} <= ROW_REASONS
+    digests = [sha256_of(CORPUS / case["file"]) for case in CASES]
+    assert len(set(digests)) == len(digests), "two corpus files have the same bytes"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["file"] for case in CASES])
+def test_bad_feed_gets_a_clear_answer(tracker_env, clean_raw, case):
+    path = CORPUS / case["file"]
+    run = run_ingest(path, env=case.get("env"))
+    output = run.stdout + run.stderr
+    assert "Traceback" not in output, output
+    expected_exit = 0 if case["outcome"] == "loaded" else 1
+    assert run.returncode == expected_exit, output
+
+    stored = stored_file(clean_raw, sha256_of(path))
+    assert stored is not None, f"{case['file']} was not recorded in raw.feed_files"
+    assert stored["original_name"] == case["file"]
+    assert (stored["file_status"], stored["file_reason_code"]) == (case["outcome"], case["reason"])
+    assert stored["rows_received"] == stored["rows_loaded"] + stored["rows_rejected"]
+    assert (stored["rows_loaded"], stored["rows_rejected"]) == (
+        stored["loaded_in_table"],
+        len(stored["rejected"]),
+    )
+    rejected = [[int(line), code] for line, code, _ in stored["rejected"]]
+    assert (stored["rows_loaded"], rejected) == (case["rows_loaded"], case["rejected_rows"])
+    assert case["file"] in run.stdout
+
+    if case["outcome"] == "rejected":
+        named = f"{case['file']} line {case['line']}" if case["line"] else case["file"]
+        errors = [line for line in run.stderr.splitlines() if case["file"] in line]
+        assert errors, f"stderr does not name the file: {run.stderr!r}"
+        assert named in errors[0] and case["reason"] in errors[0], errors[0]
+        message = stored["file_reason_message"]
+        assert named in message and case["reason"] in message and "\n" not in message
+    for line, code, message in stored["rejected"]:
+        pointer = f"{case['file']} {where(case, int(line))}: {code}"
+        assert message.startswith(pointer) and "\n" not in message, message
+    for line, code in case["rejected_rows"][:REJECTED_LINES_PRINTED]:
+        assert f"{case['file']} {where(case, line)}: {code}" in run.stdout, run.stdout
+    if "extra_columns" in case:
+        assert stored["extra_columns"] == case["extra_columns"]
+    if "agency" in case:
+        assert stored["agency_code"] == case["agency"]
+
+
+def test_the_whole_corpus_in_one_call_accounts_for_every_file(tracker_env, clean_raw):
+    """One process, every bad file at once: no crash, one record per file, every row counted."""
+    paths = [CORPUS / case["file"] for case in CASES]
+    run = run_ingest(*paths, as_json=True)
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.returncode == 1, run.stderr  # some files are rejected whole
+    document = json.loads(run.stdout)
+    assert len(document["files"]) == len(paths)
+    assert unaccounted_files(clean_raw) == []
+    for case in CASES:
+        stored = stored_file(clean_raw, sha256_of(CORPUS / case["file"]))
+        assert stored is not None, case["file"]
+        if not case.get("env"):  # the size-limit cases are valid files under the default limit
+            assert (stored["file_status"], stored["file_reason_code"]) == (
+                case["outcome"],
+                case["reason"],
+            ), case["file"]
+            assert stored["rows_loaded"] == case["rows_loaded"], case["file"]
+    with psycopg.connect(clean_raw) as conn:
+        files, loaded, rejected = conn.execute(
+            "select count(*), sum(rows_loaded), sum(rows_rejected) from raw.feed_files"
+        ).fetchone()
+    assert files == len(paths)
+    assert (loaded, rejected) == (
+        document["totals"]["rows_loaded"],
+        document["totals"]["rows_rejected"],
+    )
+
+
+def test_nfd_vietnamese_is_stored_equal_to_nfc(tracker_env, clean_raw):
+    run = run_ingest(CORPUS / "nfd_vietnamese.csv")
+    assert run.returncode == 0, run.stdout + run.stderr
+    expected = ["Đã kết nối với cơ sở dữ liệu quốc gia về dân cư", "Đang xây dựng"]
+    assert all(unicodedata.is_normalized("NFC", text) for text in expected)
+    with psycopg.connect(clean_raw) as conn:
+        stored = conn.execute("select notes from raw.status_reports order by line_number")
+        assert [notes for (notes,) in stored] == expected
+        matched = conn.execute(
+            "select count(*) from raw.status_reports where notes = any(%s)", (expected,)
+        ).fetchone()[0]
+    assert matched == 2
+
+
+def test_formula_and_sql_text_is_stored_verbatim_and_harmless(tracker_env, clean_raw):
+    """Stored as text exactly as sent. The tracker writes no CSV from feed data today, so there is
+    no export to neutralise; any future CSV export must prefix these cells (see the report)."""
+    run = run_ingest(CORPUS / "formula_injection.csv", CORPUS / "sql_in_notes.csv")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with psycopg.connect(clean_raw) as conn:
+        notes = {
+            notes
+            for (notes,) in conn.execute("select notes from raw.status_reports where notes != ''")
+        }
+        assert notes == {
+            '=HYPERLINK("http://x","y")',
+            "+SUM(1,2)",
+            "@cmd",
+            "-2+3",
+            "'); drop table raw.feed_files; --",
+            "Robert'); delete from raw.status_reports;--",
+        }
+        counts = conn.execute(
+            "select (select count(*) from raw.feed_files),"
+            " (select count(*) from raw.status_reports)"
+        ).fetchone()
+        assert counts == (2, 6)
+        raw_record = conn.execute("select raw_record from raw.rejected_rows").fetchone()[0]
+    assert "MOJ-CIVIL-STATUS'; --" in raw_record
+
+
+def test_a_one_megabyte_line_loads_whole_without_hanging(tracker_env, clean_raw, tmp_path):
+    """The plain-CSV twin of long_notes_1mb.csv.gz: a 1 MB notes value is valid text."""
+    plain = tmp_path / "long_notes_1mb.csv"
+    content = gzip.decompress((CORPUS / "long_notes_1mb.csv.gz").read_bytes())
+    plain.write_bytes(content)
+    notes = content.decode("utf-8").splitlines()[1].rsplit(",", 1)[1]
+    assert len(notes) > 900_000
+    run = run_ingest(plain)
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.returncode == 0, run.stdout + run.stderr
+    stored = stored_file(clean_raw, sha256_of(plain))
+    assert (stored["rows_loaded"], stored["rejected"]) == (2, []), stored["rejected"]
+    with psycopg.connect(clean_raw) as conn:
+        lengths = conn.execute("select max(length(notes)) from raw.status_reports").fetchone()
+    assert lengths == (len(notes),)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_path_like_names_are_kept_as_base_names_and_nothing_is_written_outside(
+    tracker_env, clean_raw, tmp_path
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "target.csv").write_bytes((CORPUS / "bom_crlf.csv").read_bytes())
+    (outside / "other.csv").write_bytes((CORPUS / "nfd_vietnamese.csv").read_bytes())
+    landing = tmp_path / "landing_in"
+    landing.mkdir()
+    (landing / "evil.csv").symlink_to(outside / "target.csv")
+    before = _snapshot(outside)
+
+    traversal = CORPUS / "..%2f..%2fetc%2fpasswd.csv"
+    dotted = landing / ".." / "outside" / "other.csv"
+    run = run_ingest(traversal, landing, dotted)
+    assert "Traceback" not in run.stdout + run.stderr
+    assert _snapshot(outside) == before
+    assert sorted(path.name for path in landing.iterdir()) == ["evil.csv"]
+    with psycopg.connect(clean_raw) as conn:
+        names = {name for (name,) in conn.execute("select original_name from raw.feed_files")}
+    assert "..%2f..%2fetc%2fpasswd.csv" in names and "other.csv" in names
+    assert names <= {"..%2f..%2fetc%2fpasswd.csv", "evil.csv", "other.csv"}
+    assert all("/" not in name and "\\" not in name for name in names)
