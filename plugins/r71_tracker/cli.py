@@ -53,6 +53,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from r71_tracker import database, status
+
+    rows = status.agency_feed_status(database.tracker_url())
+    print(
+        json.dumps(rows, ensure_ascii=False)
+        if args.json
+        else status.format_agency_feed_status(rows)
+    )
+    return 0
+
+
 def cmd_demo_feeds(args: argparse.Namespace) -> int:
     from r71_tracker.demo_feeds import write_demo_feeds
 
@@ -194,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--as-of", type=_date, help="default: the latest report date loaded")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
+
+    feeds = commands.add_parser(
+        "feeds", help="per agency: last report date, late or missing feeds, rejected files"
+    )
+    feeds.add_argument("--json", action="store_true")
+    feeds.set_defaults(handler=cmd_feeds)
 
     demo_feeds = commands.add_parser("demo-feeds", help="write the deterministic demo feeds")
     demo_feeds.add_argument("dir")

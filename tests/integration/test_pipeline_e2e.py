@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from conftest import empty_tracker_tables, fresh_database
 
-from r71_tracker import demo_feeds, status
+from r71_tracker import cli, demo_feeds, status
 from r71_tracker.airflow_runs import run_dag_once
 
 pytestmark = pytest.mark.integration
@@ -123,6 +123,18 @@ def test_demo_run_through_airflow_gives_31_36_38(pipeline_env, demo_run):
     assert "PASS" in report and "expect_column_max_to_be_between" in report
     summary = json.loads((published / "summary.json").read_text("utf-8"))
     assert summary["stages"] == {"centralized": 31, "in_progress": 36, "not_started": 38}
+
+
+def test_operators_see_each_agencys_last_report(pipeline_env, demo_run, capsys):
+    assert cli.main(["feeds", "--json"]) == 0
+    agencies = json.loads(capsys.readouterr().out)
+    owners = {database.agency_code for database in demo_feeds.read_registry()}
+    assert {row["agency_code"] for row in agencies} == owners
+    assert all(row["last_report_date"] == "2025-12-15" for row in agencies)
+    assert not any(row["is_late"] for row in agencies)
+
+    assert cli.main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stages"]["centralized"] == 31
 
 
 def test_second_run_loads_nothing_twice(pipeline_env, demo_run):
