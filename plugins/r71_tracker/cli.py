@@ -107,6 +107,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     print()
     print(status.format_counts(status.stage_counts(url, run_date)))
+    quarantined = status.quarantine_counts(url)
+    if quarantined:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in quarantined.items())
+        print(f"quarantined (raw.rejected_rows / rejected files): {reasons}")
     published = config.published_dir
     print()
     print(f"dbt docs site:     {published / 'dbt_docs' / 'index.html'}")

@@ -137,3 +137,18 @@ def format_agency_feed_status(rows: list[dict]) -> str:
             f" {row['files_rejected']:>8} {row['rows_rejected']:>9}  {row['agency_name_en'] or ''}"
         )
     return "\n".join(lines)
+
+
+def quarantine_counts(url: str) -> dict[str, int]:
+    """Rows quarantined so far, by reason code (whole-file rejections under their file reason)."""
+    with database.connect(url) as conn:
+        rows = conn.execute(
+            """
+            select reason_code, count(*) from raw.rejected_rows group by reason_code
+            union all
+            select file_reason_code, count(*) from raw.feed_files
+            where file_status = 'rejected' group by file_reason_code
+            order by 1
+            """
+        ).fetchall()
+    return dict(rows)
