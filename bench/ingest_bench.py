@@ -7,8 +7,8 @@ subprocess (interpreter start included) so its peak RSS is its own (os.wait4). B
 this process: one raw `COPY ... FROM STDIN` into a bare table with the feed's columns and types
 (for many files: one COPY and one commit per file, on one connection).
 
-Everything lives in database `tracker_bench` (embedded server unless TRACKER_DATABASE_URL is set)
-and under .local/bench/ (inputs are generated once and reused).
+Everything lives in database `tracker_bench` (TRACKER_BENCH_DATABASE; embedded server unless
+TRACKER_DATABASE_URL is set) and under .local/bench/ (inputs are generated once and reused).
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def prepare_inputs(root: Path) -> Inputs:
 
 def _reset(url: str) -> None:
     with psycopg.connect(url) as conn:
-        conn.execute("truncate raw.status_reports, raw.rejected_rows, raw.feed_files")
+        conn.execute(
+            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files, raw.feed_file_chunks"
+        )
         conn.execute("drop table if exists public.bench_bare")
         conn.execute(f"create table public.bench_bare ({BARE_COLUMNS})")
 
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = set(args.cases.split(","))
     inputs = prepare_inputs(settings().local_dir / "bench")
-    url = database.ensure_database(database.tracker_url(), BENCH_DATABASE)
+    name = os.environ.get("TRACKER_BENCH_DATABASE", BENCH_DATABASE)
+    url = database.ensure_database(database.tracker_url(), name)
     database.ensure_tracker_schema(url)
     print(f"database {database.split_url(url).dbname}; registry {inputs.seeds}", flush=True)
     verdicts: list[str] = []

@@ -53,7 +53,7 @@ def empty_tracker_tables(url: str) -> None:
     """Empty the raw and audit tables so a test starts from nothing loaded."""
     with psycopg.connect(url) as conn:
         conn.execute(
-            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files,"
+            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files, raw.feed_file_chunks,"
             " audit.expectation_results restart identity"
         )
 

@@ -22,8 +22,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from r71_tracker import database
     from r71_tracker.feeds.ingest import ingest_paths, print_reports
 
-    reports = ingest_paths([Path(p) for p in args.paths], database.tracker_url())
+    paths = [Path(p) for p in args.paths]
+    reports = ingest_paths(paths, database.tracker_url(), progress=False if args.json else None)
     return print_reports(reports, as_json=args.json, stream=sys.stdout)
+
+
+def cmd_audit_ingest(args: argparse.Namespace) -> int:
+    from r71_tracker import database
+    from r71_tracker.feeds.audit import audit_ingest
+
+    problems = audit_ingest(database.tracker_url())
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(
+            "ingest audit: every file accounted for (received = loaded + rejected),"
+            " every stored row has its file, every file's bytes verify against its SHA-256"
+        )
+    return 1 if problems else 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -200,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="machine-readable report")
     ingest.set_defaults(handler=cmd_ingest)
+
+    audit_ingest = commands.add_parser(
+        "audit-ingest", help="check every file's accounting, stored rows and verbatim bytes"
+    )
+    audit_ingest.set_defaults(handler=cmd_audit_ingest)
 
     build = commands.add_parser("build", help="dbt build + quality gate on what is loaded")
     build.add_argument("--date", type=_date, help="the run's date (default: latest report date)")

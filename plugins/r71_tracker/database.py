@@ -121,6 +121,37 @@ def ensure_tracker_schema(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
         conn.execute(ddl)
+        _move_bytes_to_chunks(conn)
+
+
+def _move_bytes_to_chunks(conn: psycopg.Connection) -> None:
+    """Move bytes kept in the first release's raw.feed_files.content into raw.feed_file_chunks.
+
+    Nothing lost: every stored file's bytes are re-written in the chunk format, in the same
+    transaction that drops the column (and the staging view dbt rebuilds on its next run).
+    """
+    has_content = conn.execute(
+        "select 1 from information_schema.columns"
+        " where table_schema = 'raw' and table_name = 'feed_files' and column_name = 'content'"
+    ).fetchone()
+    if not has_content:
+        return
+    from r71_tracker.feeds.loader import CHUNK_BYTES, gzip_chunk
+
+    files = conn.execute(
+        "select sha256, content from raw.feed_files as f where length(content) > 0"
+        " and not exists (select from raw.feed_file_chunks as c where c.sha256 = f.sha256)"
+    )
+    with conn.cursor().copy(
+        "copy raw.feed_file_chunks (sha256, chunk_number, compressed) from stdin"
+    ) as copy:
+        for sha256, content in files.fetchall():
+            for number, start in enumerate(range(0, len(content), CHUNK_BYTES)):
+                copy.write_row(
+                    (sha256, number, gzip_chunk(bytes(content[start : start + CHUNK_BYTES])))
+                )
+    conn.execute("drop view if exists staging.stg_feeds__feed_files cascade")
+    conn.execute("alter table raw.feed_files drop column content")
 
 
 def connect(url: str | None = None) -> psycopg.Connection:

@@ -79,15 +79,14 @@ def _insert_raw_rows(url: str) -> None:
             loaded, rejected = rows if rows else ([], [])
             content = name.encode()
             file_id = conn.execute(
-                "insert into raw.feed_files (sha256, original_name, size_bytes, content,"
+                "insert into raw.feed_files (sha256, original_name, size_bytes,"
                 " feed_format, agency_code, file_status, file_reason_code, rows_received,"
                 " rows_loaded, rows_rejected, received_at)"
-                " values (%s, %s, %s, %s, %s, 'MOJ', %s, %s, %s, %s, %s, %s) returning file_id",
+                " values (%s, %s, %s, %s, 'MOJ', %s, %s, %s, %s, %s, %s) returning file_id",
                 (
                     hashlib.sha256(content).hexdigest(),
                     name,
                     len(content),
-                    content,
                     name.split(".")[-1],
                     status,
                     reason,

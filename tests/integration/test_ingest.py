@@ -13,9 +13,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import empty_tracker_tables
 
-from r71_tracker.feeds import contract, ingest
-from r71_tracker.feeds.ingest import find_new_files, ingest_paths, print_reports
+from r71_tracker.feeds import contract, loader
+from r71_tracker.feeds.audit import audit_ingest
+from r71_tracker.feeds.ingest import FileReport, find_new_files, ingest_paths, print_reports
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +45,16 @@ def _csv(rows: list[dict[str, str]], columns: tuple[str, ...] = contract.FIELDS)
     return "\n".join(lines) + "\n"
 
 
+def _stored_bytes(url: str, sha256: str) -> bytes:
+    """A file's verbatim bytes as stored: its gzip chunks, in order, decompressed."""
+    with psycopg.connect(url) as conn:
+        chunks = conn.execute(
+            "select compressed from raw.feed_file_chunks where sha256 = %s order by chunk_number",
+            (sha256,),
+        ).fetchall()
+    return b"".join(gzip.decompress(bytes(chunk)) for (chunk,) in chunks)
+
+
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
     path = folder / name
     path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
@@ -62,7 +74,7 @@ def _table_counts(url: str) -> tuple[int, int, int]:
         )
 
 
-def _assert_accounted(url: str, report: ingest.FileReport) -> None:
+def _assert_accounted(url: str, report: FileReport) -> None:
     assert report.rows_received == report.rows_loaded + report.rows_rejected
     with psycopg.connect(url) as conn:
         stored = conn.execute(
@@ -159,11 +171,10 @@ def test_each_file_reason_rejects_the_whole_file_but_keeps_its_bytes(
     _assert_accounted(clean_raw, report)
     with psycopg.connect(clean_raw) as conn:
         stored = conn.execute(
-            "select file_status, file_reason_code, file_reason_message, content, sha256"
-            " from raw.feed_files"
+            "select file_status, file_reason_code, file_reason_message, sha256 from raw.feed_files"
         ).fetchone()
     assert stored[:3] == ("rejected", reason, report.message)
-    assert bytes(stored[3]) == content and stored[4] == report.sha256
+    assert _stored_bytes(clean_raw, report.sha256) == content and stored[3] == report.sha256
     assert _table_counts(clean_raw) == (1, 0, 0)
 
 
@@ -174,10 +185,8 @@ def test_file_over_the_size_limit_is_recorded_without_its_bytes(
     path = _write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))
     [report] = ingest_paths([path], url=clean_raw)
     assert (report.outcome, report.reason_code) == ("rejected", "too_large")
-    size, content = _scalar(
-        clean_raw, "select array[size_bytes::text, encode(content, 'hex')] from raw.feed_files"
-    )
-    assert (int(size), content) == (path.stat().st_size, "")
+    size = _scalar(clean_raw, "select size_bytes from raw.feed_files")
+    assert (size, _stored_bytes(clean_raw, report.sha256)) == (path.stat().st_size, b"")
 
 
 def test_json_file_level_rejection_names_the_line(tracker_env, clean_raw, tmp_path):
@@ -317,7 +326,8 @@ def test_extra_columns_are_listed_and_stored(tracker_env, clean_raw, tmp_path):
 
 
 def test_a_crash_mid_file_leaves_nothing(tracker_env, clean_raw, tmp_path, monkeypatch):
-    real_validate = ingest.validate_record
+    monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", str(10**9))  # the Python rules, every row
+    real_validate = loader.validate_record
     calls = []
 
     def crash_on_second_row(*args, **kwargs):
@@ -326,10 +336,28 @@ def test_a_crash_mid_file_leaves_nothing(tracker_env, clean_raw, tmp_path, monke
             raise RuntimeError("power cut")
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "validate_record", crash_on_second_row)
+    monkeypatch.setattr(loader, "validate_record", crash_on_second_row)
     with pytest.raises(RuntimeError, match="power cut"):
         ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
     assert _table_counts(clean_raw) == (0, 0, 0)
+
+
+def test_a_crash_after_the_rows_are_written_leaves_nothing(
+    tracker_env, clean_raw, tmp_path, monkeypatch
+):
+    """Set-based path: rows and bytes already in the transaction, the file row not yet."""
+    monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", "0")
+    real_judge = loader.Loader._judge_in_sql
+
+    def crash_after_judging(self, *args, **kwargs):
+        real_judge(self, *args, **kwargs)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(loader.Loader, "_judge_in_sql", crash_after_judging)
+    with pytest.raises(RuntimeError, match="power cut"):
+        ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    assert _table_counts(clean_raw) == (0, 0, 0)
+    assert _scalar(clean_raw, "select count(*) from raw.feed_file_chunks") == 0
 
 
 def test_folder_ingest_reads_feed_files_sorted_and_ignores_other_names(
@@ -396,3 +424,60 @@ def test_a_thousand_row_history_loads(tracker_env, clean_raw, tmp_path):
     ]
     [report] = ingest_paths([_write(tmp_path, "moj_history.csv", _csv(rows))], url=clean_raw)
     assert (report.rows_received, report.rows_loaded) == (1000, 1000)
+
+
+BAD_FEEDS = Path(__file__).resolve().parents[1] / "data" / "bad_feeds"
+
+
+def _raw_state(url: str) -> dict[str, object]:
+    """Everything a load leaves in the raw tables, keyed by sha256 (not by file id)."""
+    with psycopg.connect(url) as conn:
+        return {
+            "files": conn.execute(
+                "select sha256, original_name, size_bytes, feed_format, agency_code, file_status,"
+                " file_reason_code, file_reason_message, rows_received, rows_loaded,"
+                " rows_rejected, extra_columns from raw.feed_files order by sha256"
+            ).fetchall(),
+            "rows": conn.execute(
+                "select f.sha256, s.line_number, s.report_date, s.agency_code, s.database_code,"
+                " s.platform_status, s.data_status, s.process_integrated, s.connected_national,"
+                " s.record_count, s.records_updated_30d, s.consumer_agencies, s.notes"
+                " from raw.status_reports s join raw.feed_files f using (file_id)"
+                " order by 1, 2"
+            ).fetchall(),
+            "rejected": conn.execute(
+                "select f.sha256, r.line_number, r.reason_code, r.message, r.raw_record"
+                " from raw.rejected_rows r join raw.feed_files f using (file_id) order by 1, 2"
+            ).fetchall(),
+        }
+
+
+def test_set_based_and_python_paths_leave_the_same_state(tracker_env, clean_raw, monkeypatch):
+    """The bad-feed corpus judged in SQL (every CSV) and in Python (every file) agree exactly."""
+    states = []
+    for min_bytes in ("0", str(10**9)):
+        empty_tracker_tables(clean_raw)
+        monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
+        ingest_paths([BAD_FEEDS], url=clean_raw, progress=False)
+        states.append(_raw_state(clean_raw))
+        assert audit_ingest(clean_raw) == []
+    assert states[0]["files"] == states[1]["files"]
+    assert states[0]["rows"] == states[1]["rows"]
+    assert states[0]["rejected"] == states[1]["rejected"]
+
+
+def test_audit_finds_orphans_bad_counts_and_damaged_bytes(tracker_env, clean_raw, tmp_path):
+    [report] = ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    assert audit_ingest(clean_raw) == []
+    with psycopg.connect(clean_raw) as conn:
+        conn.execute(
+            "insert into raw.rejected_rows values (%s, 99, 'bad_date', 'moj.csv line 99: x', '')",
+            (report.file_id + 1000,),
+        )
+        conn.execute(
+            "update raw.feed_file_chunks set compressed = %s where sha256 = %s",
+            (gzip.compress(b"other bytes"), report.sha256),
+        )
+    problems = audit_ingest(clean_raw)
+    assert any("raw.rejected_rows" in line and "does not have" in line for line in problems)
+    assert any("bytes stored" in line or "do not hash" in line for line in problems)

@@ -133,6 +133,9 @@ def test_operators_see_each_agencys_last_report(pipeline_env, demo_run, capsys):
     assert all(row["last_report_date"] == "2025-12-15" for row in agencies)
     assert not any(row["is_late"] for row in agencies)
 
+    assert cli.main(["audit-ingest"]) == 0
+    assert "every file accounted for" in capsys.readouterr().out
+
     assert cli.main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["stages"]["centralized"] == 31
 

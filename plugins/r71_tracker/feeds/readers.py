@@ -2,6 +2,7 @@
 
 The checks stream the file in chunks, so a large or hostile file is judged (size, gzip, UTF-8,
 emptiness) before it is parsed. CSV records are read one at a time; a JSON document is parsed whole.
+A source is the file's bytes (small files) or its path (large files, re-read from disk, never held).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from r71_tracker.feeds import contract
@@ -36,44 +38,52 @@ class FileProblem(Exception):
         self.location = location
 
 
-def _binary_stream(content: bytes, feed_format: str) -> IO[bytes]:
-    raw = io.BytesIO(content)
+Source = bytes | Path
+
+
+def _source_size(source: Source) -> int:
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def _binary_stream(source: Source, feed_format: str) -> IO[bytes]:
+    raw = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
     return gzip.GzipFile(fileobj=raw, mode="rb") if feed_format.endswith(".gz") else raw
 
 
-def _chunks(content: bytes, feed_format: str, max_bytes: int) -> Iterator[bytes]:
+def decoded_chunks(source: Source, feed_format: str, max_bytes: int) -> Iterator[bytes]:
     """The (decompressed) bytes in chunks: too_large past the limit, bad_format if not gzip."""
-    stream = _binary_stream(content, feed_format)
-    total = 0
-    while True:
-        try:
-            chunk = stream.read(CHUNK_BYTES)
-        except (OSError, EOFError, zlib.error) as error:
-            raise FileProblem("bad_format", f"not a valid gzip file ({error})") from None
-        if not chunk:
-            return
-        total += len(chunk)
-        if total > max_bytes:
-            raise FileProblem(
-                "too_large", f"the gzip content is larger than the limit of {max_bytes} bytes"
-            )
-        yield chunk
+    with _binary_stream(source, feed_format) as stream:
+        total = 0
+        while True:
+            try:
+                chunk = stream.read(CHUNK_BYTES)
+            except (OSError, EOFError, zlib.error) as error:
+                raise FileProblem("bad_format", f"not a valid gzip file ({error})") from None
+            if not chunk:
+                return
+            total += len(chunk)
+            if total > max_bytes:
+                raise FileProblem(
+                    "too_large", f"the gzip content is larger than the limit of {max_bytes} bytes"
+                )
+            yield chunk
 
 
-def check_whole_file(original_name: str, content: bytes, max_bytes: int) -> str:
+def check_whole_file(original_name: str, content: Source, max_bytes: int) -> str:
     """Judge the file before parsing it; return its feed format or raise FileProblem."""
     feed_format = contract.feed_format(original_name)
     if feed_format is None:
         raise FileProblem(
             "bad_format", "the name must end in .csv, .json, .csv.gz or .json.gz", None
         )
-    if len(content) > max_bytes:
-        raise FileProblem("too_large", f"{len(content)} bytes is over the limit of {max_bytes}")
+    size = _source_size(content)
+    if size > max_bytes:
+        raise FileProblem("too_large", f"{size} bytes is over the limit of {max_bytes}")
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines_before = 0
     has_content = False
     first = True
-    for chunk in _chunks(content, feed_format, max_bytes):
+    for chunk in decoded_chunks(content, feed_format, max_bytes):
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError as error:
@@ -102,7 +112,7 @@ def check_whole_file(original_name: str, content: bytes, max_bytes: int) -> str:
     return feed_format
 
 
-def _text_stream(content: bytes, feed_format: str) -> io.TextIOWrapper:
+def _text_stream(content: Source, feed_format: str) -> io.TextIOWrapper:
     """Decoded text (BOM dropped), line endings kept as sent so CSV quoting rules apply."""
     return io.TextIOWrapper(
         _binary_stream(content, feed_format), encoding="utf-8-sig", errors="strict", newline=""
@@ -163,14 +173,15 @@ def _header_hint(columns: list[str]) -> str:
 class CsvFeed:
     """A CSV feed whose header passed the checks; records() re-reads it from the start."""
 
-    content: bytes
+    content: Source
     feed_format: str
     columns: list[str]
     extra_columns: list[str] = field(default_factory=list)
 
     @classmethod
-    def open(cls, content: bytes, feed_format: str) -> CsvFeed:
-        header = next(_csv_records(_text_stream(content, feed_format)), None)
+    def open(cls, content: Source, feed_format: str) -> CsvFeed:
+        with _text_stream(content, feed_format) as text:
+            header = next(_csv_records(text), None)
         if header is None or header[1] is None:
             detail = header[3] if header else "no header row"
             raise FileProblem("bad_format", f"the header row cannot be read ({detail})", "line 1")
@@ -201,26 +212,57 @@ class CsvFeed:
 
     def records(self) -> Iterator[RawRecord]:
         """Data records in file order; blank lines (or only commas) are skipped."""
-        width = len(self.columns)
-        rows = _csv_records(_text_stream(self.content, self.feed_format))
+        with _text_stream(self.content, self.feed_format) as text:
+            yield from self._records(_csv_records(text))
+
+    def _records(
+        self, rows: Iterator[tuple[int, list[str] | None, str, str]]
+    ) -> Iterator[RawRecord]:
         next(rows)  # the header, checked in open()
         for line, fields, raw_text, error in rows:
-            location = f"line {line}"
-            if fields is not None and not any(value.strip() for value in fields):
+            record = csv_record(self.columns, line, fields, raw_text, error)
+            if record is not None:
+                yield record
+
+
+def csv_record(
+    columns: list[str], line: int, fields: list[str] | None, raw_text: str, error: str
+) -> RawRecord | None:
+    """One CSV data record as the rules see it; None for a blank line (or only commas)."""
+    location = f"line {line}"
+    if fields is not None and not any(value.strip() for value in fields):
+        return None
+    problem = None
+    width = len(columns)
+    if fields is None:
+        problem = f"broken CSV quoting ({error})"
+    elif len(fields) != width:
+        problem = f"{len(fields)} fields, the header has {width}"
+    elif any("\x00" in value for value in fields):
+        problem = "contains a NUL character"
+    if problem is not None:
+        return RawRecord(line, location, None, raw_text, problem)
+    return RawRecord(line, location, dict(zip(columns, fields, strict=True)), raw_text)
+
+
+def csv_lines(
+    source: Source, feed_format: str, columns: list[str], wanted: set[int]
+) -> Iterator[RawRecord | None]:
+    """The records that start on the `wanted` physical lines of a CSV whose records are one line.
+
+    Used to explain rows the set-based path set aside: the same reader, the same raw text.
+    """
+    csv.field_size_limit(sys.maxsize)
+    with _text_stream(source, feed_format) as text:
+        for number, line in enumerate(text, start=1):
+            if number not in wanted:
                 continue
-            problem = None
-            if fields is None:
-                problem = f"broken CSV quoting ({error})"
-            elif len(fields) != width:
-                problem = f"{len(fields)} fields, the header has {width}"
-            elif any("\x00" in value for value in fields):
-                problem = "contains a NUL character"
-            if problem is not None:
-                yield RawRecord(line, location, None, raw_text, problem)
-            else:
-                yield RawRecord(
-                    line, location, dict(zip(self.columns, fields, strict=True)), raw_text
-                )
+            try:
+                fields: list[str] | None = next(csv.reader([line], strict=True), [])
+                error = ""
+            except csv.Error as problem:
+                fields, error = None, str(problem)
+            yield csv_record(columns, number, fields, line.rstrip("\r\n"), error)
 
 
 def _unstorable_text(value: object) -> bool:
@@ -247,8 +289,9 @@ class JsonFeed:
     extra_columns: list[str] = field(default_factory=list)
 
     @classmethod
-    def open(cls, content: bytes, feed_format: str) -> JsonFeed:
-        text = _text_stream(content, feed_format).read()
+    def open(cls, content: Source, feed_format: str) -> JsonFeed:
+        with _text_stream(content, feed_format) as stream:
+            text = stream.read()
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
@@ -317,7 +360,7 @@ class JsonFeed:
             yield RawRecord(index, location, values, raw_text)
 
 
-def open_feed(content: bytes, feed_format: str) -> CsvFeed | JsonFeed:
+def open_feed(content: Source, feed_format: str) -> CsvFeed | JsonFeed:
     """Parse the structure of a file that passed check_whole_file (header or top-level object)."""
     if feed_format.startswith("csv"):
         return CsvFeed.open(content, feed_format)

@@ -3,13 +3,13 @@
 create schema if not exists raw;
 create schema if not exists audit;
 
--- One row per received feed file, inserted once in the same transaction as its rows.
+-- One row per received feed file, inserted once, with its final counts, in the same transaction
+-- as its rows and its bytes. Append-only: the loader never updates or deletes raw.* rows.
 create table if not exists raw.feed_files (
     file_id bigint generated always as identity primary key,
     sha256 text not null unique,
     original_name text not null,
     size_bytes bigint not null,
-    content bytea not null,
     feed_format text,
     agency_code text,
     file_status text not null check (file_status in ('loaded', 'rejected')),
@@ -26,9 +26,22 @@ create table if not exists raw.feed_files (
     )
 );
 
+
+-- A received file's bytes, verbatim, addressed by content: chunk_number 0, 1, ... each an
+-- independent gzip member (level 1) of up to 1 MiB of the file, so the file is the concatenation
+-- of the decompressed chunks. Keyed by sha256, so the same bytes are never stored twice.
+create table if not exists raw.feed_file_chunks (
+    sha256 text not null,
+    chunk_number integer not null check (chunk_number >= 0),
+    compressed bytea not null,
+    primary key (sha256, chunk_number)
+);
+-- Compressed already: store out of line without a second (pglz) compression attempt.
+alter table raw.feed_file_chunks alter column compressed set storage external;
+
 -- One row per loaded status row, exactly as validated (NFC text, typed values).
 create table if not exists raw.status_reports (
-    file_id bigint not null references raw.feed_files (file_id),
+    file_id bigint not null,
     line_number integer not null,
     report_date date not null,
     agency_code text not null,
@@ -47,13 +60,22 @@ create table if not exists raw.status_reports (
 
 -- One row per quarantined row: the file, the line (CSV line or JSON array index), the reason.
 create table if not exists raw.rejected_rows (
-    file_id bigint not null references raw.feed_files (file_id),
+    file_id bigint not null,
     line_number integer not null,
     reason_code text not null,
     message text not null,
     raw_record text,
     primary key (file_id, line_number)
 );
+
+-- No foreign keys to raw.feed_files (a per-row check costs more than the load itself): each file
+-- commits with its rows in one transaction, and `tracker audit-ingest` checks that nothing is
+-- orphaned and every count adds up.
+alter table raw.status_reports drop constraint if exists status_reports_file_id_fkey;
+alter table raw.rejected_rows drop constraint if exists rejected_rows_file_id_fkey;
+
+-- (A first release kept the bytes in raw.feed_files.content; database.ensure_tracker_schema
+-- moves them into raw.feed_file_chunks and drops that column, once.)
 
 -- One row per expectation evaluated by a quality gate run; kept forever for auditors.
 create table if not exists audit.expectation_results (

@@ -1,0 +1,793 @@
+"""The ingest engine: one transaction per file, append-only, at close to the speed of COPY.
+
+Every file: SHA-256 first, then (in one transaction) an advisory lock on that digest, the duplicate
+check, the verbatim bytes (gzip chunks in raw.feed_file_chunks, keyed by sha256), the rows
+(raw.status_reports and raw.rejected_rows) and the raw.feed_files row with its final counts.
+Nothing is updated or deleted, so a crash at any point leaves either the whole file or nothing.
+
+Two ways to judge the rows, with the same results:
+- small files (under TRACKER_SET_BASED_MIN_BYTES) are validated in Python (validation.py) and
+  written in one pipelined round trip on a connection shared by the whole call;
+- large CSV files are COPYed into a TEMP staging table and judged in SQL. SQL only decides which
+  rows are certainly valid (and loads them in one INSERT ... SELECT); every other row is read again
+  and judged by validation.py, so reason codes, precedence and messages are those of the Python
+  path. A file the staging COPY cannot read exactly like Python's csv module (records spanning
+  lines, blank lines, stray quotes, NUL bytes) goes through the streaming Python path instead.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+import sys
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+import psycopg
+from psycopg import sql
+
+from r71_tracker import database
+from r71_tracker.config import settings
+from r71_tracker.feeds import contract
+from r71_tracker.feeds.ingest import (
+    DUPLICATE,
+    LOADED,
+    MAX_RAW_RECORD_CHARS,
+    REJECTED,
+    REJECTED_SAMPLES_KEPT,
+    FileReport,
+    _display_name,
+    _expand,
+    _file_message,
+    _row_message,
+    _row_values,
+    _storable,
+)
+from r71_tracker.feeds.readers import (
+    CsvFeed,
+    FileProblem,
+    JsonFeed,
+    Source,
+    check_whole_file,
+    csv_lines,
+    decoded_chunks,
+    open_feed,
+)
+from r71_tracker.feeds.validation import (
+    AgencyContext,
+    RowProblem,
+    RowRejection,
+    ValidRow,
+    _required_texts,
+    duplicate_key,
+    validate_record,
+)
+from r71_tracker.registry import Registry, load_registry
+
+CHUNK_BYTES = 1024 * 1024
+DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
+ID_BLOCK = 64
+# Python's str.strip() whitespace, so SQL trims exactly what validation.normalise_text trims.
+PYTHON_WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
+_BOM = b"\xef\xbb\xbf"
+# A quoted CSV field as Python's csv module reads it (quote at the start, doubled quotes inside).
+_QUOTED_FIELD = re.compile(rb'[,\n]"(?:[^"]|"")*"(?=[,\r\n])')
+
+_LOCK = "select pg_advisory_xact_lock(%s)"
+_FIND_FILE = """
+select file_id, original_name, received_at, agency_code from raw.feed_files where sha256 = %s
+"""
+_INSERT_FILE = """
+insert into raw.feed_files (
+    file_id, sha256, original_name, size_bytes, feed_format, agency_code, file_status,
+    file_reason_code, file_reason_message, rows_received, rows_loaded, rows_rejected,
+    extra_columns, received_at
+) overriding system value
+select %(file_id)s, %(sha256)s, %(name)s, %(size)s, %(format)s, %(agency)s, %(status)s,
+    %(reason)s, %(message)s, %(received)s, %(loaded)s, %(rejected)s, %(extra)s::text[],
+    %(received_at)s
+where not exists (select from raw.feed_files where sha256 = %(sha256)s)
+returning file_id
+"""
+# A small file in one statement: the file row (unless these bytes are known), then, only if it was
+# inserted, its bytes, loaded rows and quarantined rows (data-modifying CTEs reading `f`).
+_INSERT_SMALL_FILE = f"""
+with f as ({_INSERT_FILE}),
+chunks as (
+    insert into raw.feed_file_chunks (sha256, chunk_number, compressed)
+    select %(sha256)s, (c.n - 1)::integer, c.bytes
+    from f, unnest(%(chunks)s::bytea[]) with ordinality as c (bytes, n)
+    on conflict do nothing
+),
+loaded as (
+    insert into raw.status_reports (
+        file_id, line_number, report_date, agency_code, database_code, platform_status,
+        data_status, process_integrated, connected_national, record_count, records_updated_30d,
+        consumer_agencies, notes, received_at
+    )
+    select f.file_id, r.*, %(received_at)s
+    from f, unnest(
+        %(line)s::integer[], %(report_date)s::date[], %(agency_code)s::text[],
+        %(database)s::text[], %(platform)s::text[], %(data)s::text[], %(integrated)s::boolean[],
+        %(connected)s::boolean[], %(records)s::bigint[], %(updated)s::bigint[],
+        %(consumers)s::integer[], %(notes)s::text[]
+    ) as r
+),
+quarantined as (
+    insert into raw.rejected_rows (file_id, line_number, reason_code, message, raw_record)
+    select f.file_id, r.*
+    from f, unnest(
+        %(rejected_line)s::integer[], %(reason_code)s::text[], %(rejected_message)s::text[],
+        %(raw)s::text[]
+    ) as r
+)
+select file_id from f
+"""
+_COPY_ROWS = """
+copy raw.status_reports (
+    file_id, line_number, report_date, agency_code, database_code, platform_status, data_status,
+    process_integrated, connected_national, record_count, records_updated_30d, consumer_agencies,
+    notes, received_at
+) from stdin
+"""
+_COPY_REJECTED = """
+copy raw.rejected_rows (file_id, line_number, reason_code, message, raw_record) from stdin
+"""
+_COPY_CHUNKS = "copy raw.feed_file_chunks (sha256, chunk_number, compressed) from stdin"
+_HAS_CHUNKS = "select exists (select from raw.feed_file_chunks where sha256 = %s)"
+
+
+def set_based_min_bytes() -> int:
+    """Files of at least this size are judged in SQL (TRACKER_SET_BASED_MIN_BYTES; 0 = all CSV)."""
+    return int(os.environ.get("TRACKER_SET_BASED_MIN_BYTES", DEFAULT_SET_BASED_MIN_BYTES))
+
+
+def lock_key(sha256: str) -> int:
+    """The advisory lock of a digest: its first 8 bytes as a signed bigint."""
+    return int.from_bytes(bytes.fromhex(sha256)[:8], "big", signed=True)
+
+
+def gzip_chunk(data: bytes) -> bytes:
+    """One independent gzip member (level 1): the chunks concatenated are a valid gzip file."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _compressed(chunks: Iterable[bytes], pool: ThreadPoolExecutor) -> Iterator[bytes]:
+    """gzip each chunk in worker threads (zlib releases the GIL), a few chunks ahead, in order."""
+    pending = []
+    for chunk in chunks:
+        pending.append(pool.submit(gzip_chunk, chunk))
+        if len(pending) > 4:
+            yield pending.pop(0).result()
+    for future in pending:
+        yield future.result()
+
+
+class _Progress:
+    """A one-line progress bar on stderr for a large file (only when asked: a terminal, no JSON)."""
+
+    def __init__(self, name: str, total: int, stream: TextIO | None) -> None:
+        self.name, self.total, self.stream, self.done, self.shown = name, total, stream, 0, -1
+
+    def advance(self, count: int) -> None:
+        if self.stream is None or self.total <= 0:
+            return
+        self.done += count
+        percent = min(100, self.done * 100 // self.total)
+        if percent != self.shown:
+            self.shown = percent
+            bar = "#" * (percent // 4)
+            self.stream.write(f"\r{self.name[:40]:<40} [{bar:<25}] {percent:3d}%")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None and self.shown >= 0:
+            self.stream.write("\r" + " " * 75 + "\r")
+            self.stream.flush()
+
+
+class Loader:
+    """One ingest call: one connection, the registry loaded once, file ids reserved in blocks."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        registry: Registry,
+        max_bytes: int,
+        min_set_based: int,
+        progress: TextIO | None = None,
+    ) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.max_bytes = max_bytes
+        self.min_set_based = min_set_based
+        self.progress = progress
+        self._ids: list[int] = []
+        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._registry_loaded = False
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def _file_id(self) -> int:
+        """A file id reserved from the identity sequence (unused ones are gaps, as with any id)."""
+        if not self._ids:
+            rows = self.conn.execute(
+                "select nextval(pg_get_serial_sequence('raw.feed_files', 'file_id'))"
+                " from generate_series(1, %s)",
+                (ID_BLOCK,),
+            ).fetchall()
+            self._ids = [row[0] for row in reversed(rows)]
+        return self._ids.pop()
+
+    # -- one file -------------------------------------------------------------------------------
+
+    def ingest(self, path: Path) -> FileReport:
+        name = _display_name(path)
+        report = FileReport(path=path, original_name=name, outcome=LOADED)
+        report.feed_format = contract.feed_format(name)
+        try:
+            size = path.stat().st_size
+            small = size < self.min_set_based and size <= self.max_bytes
+            content: bytes | None = path.read_bytes() if small else None
+            if content is not None:
+                report.sha256, report.size_bytes = hashlib.sha256(content).hexdigest(), len(content)
+            else:
+                with path.open("rb") as handle:
+                    report.sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+                report.size_bytes = size
+        except OSError as error:
+            report.outcome, report.reason_code = REJECTED, contract.UNREADABLE
+            report.message = (
+                f"{name}: cannot be read ({error.strerror or error}); nothing was received"
+            )
+            return report
+        report.received_at = datetime.now(UTC)
+        report.file_id = self._file_id()
+        if content is not None and len(content) <= self.max_bytes:
+            return self._small(report, content)
+        return self._large(report, path)
+
+    def _received_day(self, report: FileReport) -> date:
+        assert report.received_at is not None
+        return report.received_at.astimezone(contract.RECEIVED_DAY_TIMEZONE).date()
+
+    def _file_params(self, report: FileReport) -> dict[str, object]:
+        return {
+            "file_id": report.file_id,
+            "sha256": report.sha256,
+            "name": report.original_name,
+            "size": report.size_bytes,
+            "format": report.feed_format,
+            "agency": report.agency_code,
+            "status": "rejected" if report.outcome == REJECTED else "loaded",
+            "reason": report.reason_code,
+            "message": report.message,
+            "received": report.rows_received,
+            "loaded": report.rows_loaded,
+            "rejected": report.rows_rejected,
+            "extra": [_storable(column) for column in report.extra_columns],
+            "received_at": report.received_at,
+        }
+
+    def _duplicate(self, report: FileReport, existing: tuple | None) -> FileReport:
+        fresh = FileReport(
+            path=report.path,
+            original_name=report.original_name,
+            outcome=DUPLICATE,
+            sha256=report.sha256,
+            size_bytes=report.size_bytes,
+            feed_format=report.feed_format,
+        )
+        if existing is not None:
+            fresh.file_id, first_name, fresh.received_at, fresh.agency_code = existing
+            fresh.message = (
+                f"{fresh.original_name}: same bytes as file {fresh.file_id} ({first_name},"
+                f" received {fresh.received_at:%Y-%m-%d %H:%M %Z}); nothing changed"
+            )
+        return fresh
+
+    def _reject(self, report: FileReport, problem: FileProblem) -> None:
+        report.outcome, report.reason_code = REJECTED, problem.reason_code
+        report.message = _storable(_file_message(report.original_name, problem))
+        report.agency_code, report.extra_columns = None, []
+        report.rows_received = report.rows_loaded = report.rows_rejected = 0
+        report.rejected_by_reason, report.rejected_samples = {}, []
+
+    def _account(
+        self,
+        report: FileReport,
+        agency: str | None,
+        extra: list[str],
+        loaded: int,
+        rejections: list[RowRejection],
+    ) -> None:
+        report.agency_code = agency if agency in self.registry.agency_codes else None
+        report.extra_columns = list(extra)
+        report.rows_loaded, report.rows_rejected = loaded, len(rejections)
+        report.rows_received = loaded + len(rejections)
+        report.rejected_by_reason = dict(Counter(r.reason_code for r in rejections).most_common())
+        report.rejected_samples = [
+            {
+                "line_number": r.line_number,
+                "reason_code": r.reason_code,
+                "message": _storable(_row_message(report.original_name, r)),
+            }
+            for r in rejections[:REJECTED_SAMPLES_KEPT]
+        ]
+
+    # -- small files: Python rules, one pipelined round trip -------------------------------------
+
+    def _small(self, report: FileReport, content: bytes) -> FileReport:
+        valid: list[ValidRow] = []
+        rejections: list[RowRejection] = []
+        try:
+            report.feed_format = check_whole_file(report.original_name, content, self.max_bytes)
+            feed = open_feed(content, report.feed_format)
+            context = feed.new_agency_context()
+            for result in _judged(feed, self.registry, self._received_day(report), context):
+                (valid if isinstance(result, ValidRow) else rejections).append(result)
+            self._account(report, context.file_agency, feed.extra_columns, len(valid), rejections)
+        except FileProblem as problem:
+            valid, rejections = [], []
+            self._reject(report, problem)
+        chunks = [
+            gzip_chunk(content[i : i + CHUNK_BYTES]) for i in range(0, len(content), CHUNK_BYTES)
+        ]
+        conn = self.conn
+        params = self._file_params(report)
+        values = {
+            **params,
+            "chunks": chunks,
+            **_columns(valid),
+            **_rejected_columns(report, rejections),
+        }
+        with conn.pipeline(), conn.transaction():
+            conn.execute(_LOCK, (lock_key(report.sha256 or ""),))
+            inserted = conn.execute(_INSERT_SMALL_FILE, values)
+        if inserted.fetchone() is None:
+            return self._duplicate(report, conn.execute(_FIND_FILE, (report.sha256,)).fetchone())
+        return report
+
+    # -- large files: streamed, judged in SQL ----------------------------------------------------
+
+    def _large(self, report: FileReport, path: Path) -> FileReport:
+        conn = self.conn
+        with conn.transaction():
+            conn.execute(_LOCK, (lock_key(report.sha256 or ""),))
+            existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()
+            if existing is not None:
+                return self._duplicate(report, existing)
+            progress = _Progress(report.original_name, 2 * (report.size_bytes or 0), self.progress)
+            try:
+                if (report.size_bytes or 0) > self.max_bytes:
+                    raise FileProblem(
+                        "too_large",
+                        f"{report.size_bytes} bytes is over the limit of {self.max_bytes}",
+                    )
+                self._store_chunks(report, path, progress)
+                report.feed_format = check_whole_file(report.original_name, path, self.max_bytes)
+                if not (
+                    report.feed_format.startswith("csv") and self._set_based(report, path, progress)
+                ):
+                    self._streamed(report, path)
+            except FileProblem as problem:
+                self._reject(report, problem)
+            finally:
+                progress.close()
+            conn.execute(_INSERT_FILE, self._file_params(report))
+        return report
+
+    def _store_chunks(self, report: FileReport, path: Path, progress: _Progress) -> None:
+        """The bytes, unless these very bytes are stored already (content-addressed)."""
+        if self.conn.execute(_HAS_CHUNKS, (report.sha256,)).fetchone()[0]:
+            return
+        with self.conn.cursor().copy(_COPY_CHUNKS) as copy:
+            for number, compressed in enumerate(_compressed(_file_chunks(path), self._pool)):
+                copy.write_row((report.sha256, number, compressed))
+                progress.advance(CHUNK_BYTES)
+
+    def _streamed(self, report: FileReport, source: Source) -> None:
+        """The Python rules over a file read from disk twice (keys, then rows), COPYed as judged."""
+        assert report.feed_format is not None
+        feed = open_feed(source, report.feed_format)
+        context = feed.new_agency_context()
+        rejections: list[RowRejection] = []
+        loaded = 0
+        with self.conn.cursor().copy(_COPY_ROWS) as copy:
+            for result in _judged(feed, self.registry, self._received_day(report), context):
+                if isinstance(result, ValidRow):
+                    copy.write_row(_row_values(report.file_id or 0, result, report.received_at))
+                    loaded += 1
+                else:
+                    rejections.append(result)
+        self._copy_rejected(report, rejections)
+        self._account(report, context.file_agency, feed.extra_columns, loaded, rejections)
+
+    def _copy_rejected(self, report: FileReport, rejections: list[RowRejection]) -> None:
+        if not rejections:
+            return
+        with self.conn.cursor().copy(_COPY_REJECTED) as copy:
+            for rejection in rejections:
+                copy.write_row(_rejected_values(report, rejection))
+
+    def _ensure_registry_table(self) -> None:
+        """The registry as TEMP tables for the SQL rules (once per connection)."""
+        if self._registry_loaded:
+            return
+        conn = self.conn
+        conn.execute(
+            "create temp table if not exists feed_registry"
+            " (database_code text primary key, owner text not null)"
+        )
+        conn.execute("create temp table if not exists feed_agencies (agency_code text primary key)")
+        conn.execute("truncate feed_registry, feed_agencies")
+        with conn.cursor().copy("copy feed_registry from stdin") as copy:
+            for code, owner in self.registry.database_owners.items():
+                copy.write_row((code, owner))
+        with conn.cursor().copy("copy feed_agencies from stdin") as copy:
+            for code in self.registry.agency_codes:
+                copy.write_row((code,))
+        conn.execute("analyze feed_registry")
+        conn.execute("analyze feed_agencies")
+        self._registry_loaded = True
+
+    def _set_based(self, report: FileReport, path: Path, progress: _Progress) -> bool:
+        """Stage and judge a CSV in SQL; False (nothing written) when it must go the Python way."""
+        assert report.feed_format is not None
+        feed = CsvFeed.open(path, report.feed_format)
+        columns = feed.columns
+        conn = self.conn
+        self._ensure_registry_table()
+        staged = [f"c{index}" for index in range(len(columns))]
+        try:
+            with conn.transaction(savepoint_name="set_based"):
+                conn.execute(
+                    "create temp table feed_stage (ord bigint generated always as identity, "
+                    + ", ".join(f"{column} text" for column in staged)
+                    + ") on commit drop"
+                )
+                try:
+                    exact, rows, nfc = self._copy_stage(path, report.feed_format, staged, progress)
+                except psycopg.DataError:
+                    exact, rows, nfc = False, 0, False
+                if not exact:
+                    raise _Fallback()
+                field = {name: staged[index] for index, name in enumerate(columns) if name}
+                self._judge_in_sql(report, feed, path, field, rows, nfc)
+        except _Fallback:
+            return False
+        return True
+
+    def _copy_stage(
+        self, path: Path, feed_format: str, staged: list[str], progress: _Progress
+    ) -> tuple[bool, int, bool]:
+        """COPY the CSV into the staging table: (read exactly as Python would, rows, all NFC)."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        nfc = True
+        text_tail = ""
+        newlines = 0
+        last = b"\n"
+        tail = b""
+        exact = True
+        cursor = self.conn.cursor()
+        with cursor.copy(
+            f"copy feed_stage ({', '.join(staged)}) from stdin (format csv, header true)"
+        ) as copy:
+            for number, chunk in enumerate(decoded_chunks(path, feed_format, self.max_bytes)):
+                if number == 0 and chunk.startswith(_BOM):
+                    chunk = chunk[len(_BOM) :]
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+                if exact:
+                    # Quotes are read alike only where Python's csv module sees a quoted field.
+                    buffer = tail + chunk
+                    cut = buffer.rfind(b"\n") + 1
+                    whole, tail = buffer[:cut], buffer[cut:]
+                    exact = b'"' not in whole or not _stray_quote(whole)
+                if nfc and not chunk.isascii():
+                    # Lines never compose across a newline, so whole lines are checked.
+                    text = text_tail + decoder.decode(chunk)
+                    cut = text.rfind("\n") + 1
+                    text_tail = text[cut:]
+                    nfc = unicodedata.is_normalized("NFC", text[:cut])
+                copy.write(chunk)
+                progress.advance(len(chunk))
+        if tail and b'"' in tail and _stray_quote(tail + b"\n"):
+            exact = False
+        nfc = nfc and unicodedata.is_normalized("NFC", text_tail + decoder.decode(b"", final=True))
+        lines = newlines + (0 if last == b"\n" else 1)
+        return exact and lines == cursor.rowcount + 1, cursor.rowcount, nfc
+
+    def _judge_in_sql(
+        self,
+        report: FileReport,
+        feed: CsvFeed,
+        path: Path,
+        field: dict[str, str],
+        rows: int,
+        all_nfc: bool,
+    ) -> None:
+        conn = self.conn
+        received_day = self._received_day(report)
+        file_agency, agency_at = _file_agency(feed, self.registry)
+        column = {name: sql.Identifier(field[name]) for name in contract.REQUIRED_FIELDS}
+        params = {
+            "ws": PYTHON_WHITESPACE,
+            "file_id": report.file_id,
+            "received_at": report.received_at,
+            "received_day": received_day,
+            "agency": file_agency,
+        }
+        # The staged rows' estimates are guesses: a nested loop over a million rows never pays.
+        conn.execute("set local enable_nestloop = off")
+        conn.execute("set local datestyle = 'ISO, YMD'")
+        groups = conn.execute(
+            sql.SQL(
+                "select db, d, count(*), min(ord) from ("
+                " select ord, {db} as db, {d} as d from feed_stage offset 0) k"
+                " where db <> '' and {date} >= date '0001-01-01'"
+                " group by db, d having count(*) > 1"
+            ).format(
+                db=_key_text(column["database_code"], all_nfc),
+                d=_key_text(column["report_date"], all_nfc),
+                date=_iso_date(sql.SQL("d")),
+            ),
+            params,
+        ).fetchall()
+        repeated = {
+            f"{database}\x1f{day}": (count, f"line {first + 1}")
+            for database, day, count, first in groups
+        }
+        conn.execute(
+            "create temp table feed_repeated (db text, d text, primary key (db, d)) on commit drop"
+        )
+        if groups:
+            with conn.cursor().copy("copy feed_repeated from stdin") as copy:
+                for database, day, _, _ in groups:
+                    copy.write_row((database, day))
+        judged = _clean_rows(column, field.get("notes"), all_nfc)
+        loaded = 0
+        if file_agency is not None:
+            loaded = conn.execute(
+                sql.SQL(
+                    "insert into raw.status_reports ("
+                    " file_id, line_number, report_date, agency_code, database_code,"
+                    " platform_status, data_status, process_integrated, connected_national,"
+                    " record_count, records_updated_30d, consumer_agencies, notes, received_at)"
+                    " select %(file_id)s, j.ord + 1, j.dt, j.agency, j.db, j.ps, j.ds, j.pi, j.cn,"
+                    " j.rc, j.ru, j.ca, j.notes, %(received_at)s from ({judged}) j"
+                ).format(judged=judged),
+                params,
+            ).rowcount
+        rejections: list[RowRejection] = []
+        if loaded < rows:
+            # The rows SQL did not load: judged again by the Python rules, which explain them.
+            query = sql.SQL("select ord from feed_stage except all select ord from ({judged}) j")
+            set_aside = {ord_ + 1 for (ord_,) in conn.execute(query.format(judged=judged), params)}
+            context = AgencyContext(file_agency, agency_at)
+            more: list[ValidRow] = []
+            assert report.feed_format is not None
+            for record in csv_lines(path, report.feed_format, feed.columns, set_aside):
+                if record is None:
+                    continue
+                result = validate_record(record, self.registry, received_day, context, repeated)
+                (more if isinstance(result, ValidRow) else rejections).append(result)
+            if more:
+                with conn.cursor().copy(_COPY_ROWS) as copy:
+                    for row in more:
+                        copy.write_row(_row_values(report.file_id or 0, row, report.received_at))
+            loaded += len(more)
+            self._copy_rejected(report, rejections)
+        if loaded + len(rejections) == 0:
+            raise FileProblem("empty_file", "the file has a header row but no data rows")
+        self._account(report, file_agency, feed.extra_columns, loaded, rejections)
+
+
+class _Fallback(Exception):
+    """The staging cannot stand for Python's reading of the file: roll back, go the Python way."""
+
+
+def _stray_quote(lines: bytes) -> bool:
+    """A quote Python's csv module reads differently from COPY (not a whole quoted field)."""
+    return b'"' in _QUOTED_FIELD.sub(b",", b"\n" + lines)
+
+
+def _file_agency(feed: CsvFeed, registry: Registry) -> tuple[str | None, str | None]:
+    """The file's agency as the Python rules set it: the first row with every required field
+    and a registered agency (usually the first row, so this reads a line or two)."""
+    for record in feed.records():
+        if record.values is None:
+            continue
+        try:
+            agency = _required_texts(record.values)["agency_code"]
+        except RowProblem:
+            continue
+        if agency in registry.agency_codes:
+            return agency, record.location
+    return None, None
+
+
+def _key_text(column: sql.Identifier, all_nfc: bool) -> sql.Composable:
+    """A field as validation.normalise_text makes it; the costly trim and NFC only if needed.
+
+    ASCII without a leading or trailing space or control character is already normalised.
+    """
+    normal = sql.SQL("btrim({}, %(ws)s)" if all_nfc else "btrim(normalize({}, nfc), %(ws)s)")
+    return sql.SQL(
+        "case when octet_length({c}) = length({c}) and left({c}, 1) > ' '"
+        " and right({c}, 1) > ' ' then {c} else {normal} end"
+    ).format(c=column, normal=normal.format(column))
+
+
+def _iso_date(value: sql.Composable) -> sql.Composable:
+    """The date of text written exactly YYYY-MM-DD (what parse_date accepts), else null.
+
+    Round trip instead of a regular expression (a regex costs ~0.5 s per million rows);
+    DateStyle is set to ISO for the transaction.
+    """
+    return sql.SQL(
+        "case when length({v}) = 10 and pg_input_is_valid({v}, 'date')"
+        " and {v}::date::text = {v} then {v}::date end"
+    ).format(v=value)
+
+
+def _plain_count(value: sql.Composable, type_name: str) -> sql.Composable:
+    """True for plain digits within the column's type (what parse_integer accepts unchanged)."""
+    return sql.SQL(
+        "(case when pg_input_is_valid({v}, {t}) then {v}::{ty} >= 0 and {v}::{ty}::text = {v} end)"
+    ).format(v=value, t=sql.Literal(type_name), ty=sql.SQL(type_name))
+
+
+_BOOLEAN_SPELLINGS = sql.SQL(
+    "('true', '1', 'yes', 'false', '0', 'no', 'TRUE', 'YES', 'FALSE', 'NO',"
+    " 'True', 'Yes', 'False', 'No')"
+)
+
+
+def _clean_rows(
+    column: dict[str, sql.Identifier], notes: str | None, all_nfc: bool
+) -> sql.Composable:
+    """Staged rows that are certainly valid, typed; any unusual value is left to the Python rules.
+
+    Values are compared as staged (untrimmed): a value equal to a registry code, an allowed value
+    or plain digits is already what normalise_text would make of it. A leading zero, an odd
+    spelling or a space sends the row to Python, which decides (and may load it).
+    """
+    if notes is None:
+        notes_value = sql.SQL("null::text")
+    else:
+        inner: sql.Composable = sql.Identifier(notes)
+        if not all_nfc:
+            inner = sql.SQL("normalize({}, nfc)").format(inner)
+        notes_value = sql.SQL("nullif(btrim({}, %(ws)s), '')").format(inner)
+    c = {name: sql.SQL("s.{}").format(identifier) for name, identifier in column.items()}
+    return sql.SQL(
+        "select s.ord, {agency} as agency, {db} as db, {ps} as ps, {ds} as ds,"
+        " lower({pi}) in ('true', '1', 'yes') as pi, lower({cn}) in ('true', '1', 'yes') as cn,"
+        " {rc}::bigint as rc, {ru}::bigint as ru, {ca}::integer as ca,"
+        " {d}::date as dt, {notes} as notes"
+        " from feed_stage s join feed_registry g on g.database_code = {db}"
+        " where {agency} = %(agency)s and g.owner = %(agency)s"
+        " and {ps} in ('not_started', 'building', 'operational')"
+        " and {ds} in ('none', 'digitized', 'partial', 'centralized')"
+        " and {pi} in {spellings} and {cn} in {spellings}"
+        " and {rc_ok} and {ru_ok} and {ca_ok}"
+        " and (case when {rc_ok} and {ru_ok} then {ru}::bigint <= {rc}::bigint end)"
+        " and {date} between date '0001-01-01' and %(received_day)s"
+        " and not exists (select from feed_repeated r where r.db = {db} and r.d = {d})"
+    ).format(
+        agency=c["agency_code"],
+        db=c["database_code"],
+        d=c["report_date"],
+        ps=c["platform_status"],
+        ds=c["data_status"],
+        pi=c["process_integrated"],
+        cn=c["connected_national"],
+        rc=c["record_count"],
+        ru=c["records_updated_30d"],
+        ca=c["consumer_agencies"],
+        rc_ok=_plain_count(c["record_count"], "bigint"),
+        ru_ok=_plain_count(c["records_updated_30d"], "bigint"),
+        ca_ok=_plain_count(c["consumer_agencies"], "integer"),
+        date=_iso_date(c["report_date"]),
+        spellings=_BOOLEAN_SPELLINGS,
+        notes=notes_value,
+    )
+
+
+def _judged(
+    feed: CsvFeed | JsonFeed, registry: Registry, received_day: date, context: AgencyContext
+) -> Iterator[ValidRow | RowRejection]:
+    """Every record judged by the Python rules (two passes: duplicate keys, then the rules)."""
+    counts: Counter[str] = Counter()
+    first_seen: dict[str, str] = {}
+    records = 0
+    for record in feed.records():
+        records += 1
+        key = duplicate_key(record)
+        if key is not None:
+            counts[key] += 1
+            first_seen.setdefault(key, record.location)
+    if records == 0:
+        raise FileProblem("empty_file", "the file has a header row but no data rows")
+    repeated = {key: (count, first_seen[key]) for key, count in counts.items() if count > 1}
+    for record in feed.records():
+        yield validate_record(record, registry, received_day, context, repeated)
+
+
+def _columns(rows: list[ValidRow]) -> dict[str, list[object]]:
+    return {
+        "line": [row.line_number for row in rows],
+        "report_date": [row.report_date for row in rows],
+        "agency_code": [row.agency_code for row in rows],
+        "database": [row.database_code for row in rows],
+        "platform": [row.platform_status for row in rows],
+        "data": [row.data_status for row in rows],
+        "integrated": [row.process_integrated for row in rows],
+        "connected": [row.connected_national for row in rows],
+        "records": [row.record_count for row in rows],
+        "updated": [row.records_updated_30d for row in rows],
+        "consumers": [row.consumer_agencies for row in rows],
+        "notes": [row.notes for row in rows],
+    }
+
+
+def _rejected_values(report: FileReport, rejection: RowRejection) -> tuple[object, ...]:
+    return (
+        report.file_id,
+        rejection.line_number,
+        rejection.reason_code,
+        _storable(_row_message(report.original_name, rejection)),
+        _storable(rejection.raw_text, MAX_RAW_RECORD_CHARS),
+    )
+
+
+def _rejected_columns(report: FileReport, rejections: list[RowRejection]) -> dict[str, list]:
+    values = [_rejected_values(report, rejection) for rejection in rejections]
+    return {
+        "rejected_line": [value[1] for value in values],
+        "reason_code": [value[2] for value in values],
+        "rejected_message": [value[3] for value in values],
+        "raw": [value[4] for value in values],
+    }
+
+
+def ingest_paths(
+    paths: list[Path], url: str | None = None, progress: bool | None = None
+) -> list[FileReport]:
+    """Ingest files and folders (a folder: its feed files, sorted by name), one report per file.
+
+    `progress`: show a progress bar on stderr for large files (default: when stderr is a terminal).
+    """
+    registry = load_registry()
+    files = _expand(paths)
+    show = sys.stderr.isatty() if progress is None else progress
+    with database.connect(url) as conn:
+        conn.autocommit = True
+        loader = Loader(
+            conn,
+            registry,
+            settings().max_feed_bytes,
+            set_based_min_bytes(),
+            sys.stderr if show else None,
+        )
+        try:
+            return [loader.ingest(path) for path in files]
+        finally:
+            loader.close()
