@@ -393,6 +393,10 @@ def test_print_reports_exit_codes_and_streams(tracker_env, clean_raw, tmp_path):
     assert err.getvalue() == ""
     assert "1 loaded, 1 rejected (bad_integer 1)" in out.getvalue()
     assert "moj.csv line 3: bad_integer: " in out.getvalue()
+    table = out.getvalue().split("\n\n")[1].splitlines()
+    assert table[0].split()[:5] == ["file", "outcome", "received", "loaded", "rejected"]
+    assert table[1].split() == ["moj.csv", "loaded", "2", "1", "1", "bad_integer", "1"]
+    assert table[2].split() == ["moj.csv", "duplicate", "0", "0", "0"]
 
     bad_file = _write(tmp_path, "moj.txt", "x")
     reports += ingest_paths([bad_file, tmp_path / "missing.csv"], url=clean_raw)

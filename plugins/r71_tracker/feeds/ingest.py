@@ -190,6 +190,26 @@ def _summary_line(report: FileReport) -> str:
     return line
 
 
+def _summary_table(reports: list[FileReport]) -> str:
+    """The per-file table an operator scans at the end of a long ingest."""
+    width = min(48, max(len("file"), *(len(report.original_name) for report in reports)))
+    lines = [
+        "",
+        f"{'file':<{width}}  {'outcome':<9} {'received':>9} {'loaded':>9} {'rejected':>9}  reasons",
+    ]
+    for report in reports:
+        name = report.original_name
+        name = name if len(name) <= width else "…" + name[-(width - 1) :]
+        reasons = report.reason_code or ", ".join(
+            f"{code} {count}" for code, count in sorted(report.rejected_by_reason.items())
+        )
+        lines.append(
+            f"{name:<{width}}  {report.outcome:<9} {report.rows_received:>9}"
+            f" {report.rows_loaded:>9} {report.rows_rejected:>9}  {reasons}"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
 def print_reports(
     reports: list[FileReport], as_json: bool, stream: TextIO, error_stream: TextIO | None = None
 ) -> int:
@@ -214,6 +234,8 @@ def print_reports(
                 stream.write(
                     f"    … {report.rows_rejected - len(shown)} more in raw.rejected_rows\n"
                 )
+        if len(reports) > 1:
+            stream.write(_summary_table(reports))
         stream.write(
             f"{summary['files']} file(s): {summary['loaded']} loaded,"
             f" {summary['rejected']} rejected, {summary['duplicate']} duplicate;"
