@@ -79,7 +79,9 @@ ID_BLOCK = 64
 PYTHON_WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
 _BOM = b"\xef\xbb\xbf"
 # A quoted CSV field as Python's csv module reads it (quote at the start, doubled quotes inside).
-_QUOTED_FIELD = re.compile(rb'[,\n]"(?:[^"]|"")*"(?=[,\r\n])')
+# It starts with the literal quote (the field's start checked behind it) so the regex engine
+# jumps from quote to quote instead of trying every byte: about twice as fast.
+_QUOTED_FIELD = re.compile(rb'"(?<=[,\n]")(?:[^"]|"")*"(?=[,\r\n])')
 
 _LOCK = "select pg_advisory_xact_lock(%s)"
 _FIND_FILE = """
@@ -535,14 +537,16 @@ class Loader:
             "agency": file_agency,
         }
         # The staged rows' estimates are guesses: a nested loop over a million rows never pays.
+        # The date of a key depends on the key alone, so it is checked per repeated key, not row.
         conn.execute("set local enable_nestloop = off")
         conn.execute("set local datestyle = 'ISO, YMD'")
         groups = conn.execute(
             sql.SQL(
-                "select db, d, count(*), min(ord) from ("
+                "select db, d, n, first from ("
+                " select db, d, count(*) as n, min(ord) as first from ("
                 " select ord, {db} as db, {d} as d from feed_stage offset 0) k"
-                " where db <> '' and {date} >= date '0001-01-01'"
-                " group by db, d having count(*) > 1"
+                " where db <> '' group by db, d having count(*) > 1 offset 0) g"
+                " where {date} >= date '0001-01-01'"
             ).format(
                 db=_key_text(column["database_code"], all_nfc),
                 d=_key_text(column["report_date"], all_nfc),
@@ -561,7 +565,7 @@ class Loader:
             with conn.cursor().copy("copy feed_repeated from stdin") as copy:
                 for database, day, _, _ in groups:
                     copy.write_row((database, day))
-        judged = _clean_rows(column, field.get("notes"), all_nfc)
+        judged = _clean_rows(column, field.get("notes"), all_nfc, bool(groups))
         loaded = 0
         if file_agency is not None:
             loaded = conn.execute(
@@ -654,6 +658,25 @@ def _plain_count(value: sql.Composable, type_name: str) -> sql.Composable:
     ).format(v=value, t=sql.Literal(type_name), ty=sql.SQL(type_name))
 
 
+def _plain_counts(total: sql.Composable, updated: sql.Composable) -> sql.Composable:
+    """Both counts plain bigint digits (as _plain_count) and updated <= total, each cast once."""
+    return sql.SQL(
+        "(case when pg_input_is_valid({t}, 'bigint') and pg_input_is_valid({u}, 'bigint')"
+        " then {t}::bigint >= 0 and {u}::bigint >= 0 and {t}::bigint::text = {t}"
+        " and {u}::bigint::text = {u} and {u}::bigint <= {t}::bigint end)"
+    ).format(t=total, u=updated)
+
+
+def _clean_date(value: sql.Composable) -> sql.Composable:
+    """True for a date written exactly YYYY-MM-DD (as _iso_date) from 0001-01-01 to the day
+    received; the date is parsed once per row."""
+    return sql.SQL(
+        "(case when length({v}) = 10 and pg_input_is_valid({v}, 'date')"
+        " then {v}::date::text = {v} and {v}::date >= date '0001-01-01'"
+        " and {v}::date <= %(received_day)s end)"
+    ).format(v=value)
+
+
 _BOOLEAN_SPELLINGS = sql.SQL(
     "('true', '1', 'yes', 'false', '0', 'no', 'TRUE', 'YES', 'FALSE', 'NO',"
     " 'True', 'Yes', 'False', 'No')"
@@ -661,13 +684,15 @@ _BOOLEAN_SPELLINGS = sql.SQL(
 
 
 def _clean_rows(
-    column: dict[str, sql.Identifier], notes: str | None, all_nfc: bool
+    column: dict[str, sql.Identifier], notes: str | None, all_nfc: bool, repeats: bool
 ) -> sql.Composable:
     """Staged rows that are certainly valid, typed; any unusual value is left to the Python rules.
 
     Values are compared as staged (untrimmed): a value equal to a registry code, an allowed value
     or plain digits is already what normalise_text would make of it. A leading zero, an odd
     spelling or a space sends the row to Python, which decides (and may load it).
+    Each cast is checked once per row (a BETWEEN or a repeated CASE evaluates it twice), and the
+    anti-join on repeated keys, costly per staged row even when empty, is left out without them.
     """
     if notes is None:
         notes_value = sql.SQL("null::text")
@@ -687,10 +712,7 @@ def _clean_rows(
         " and {ps} in ('not_started', 'building', 'operational')"
         " and {ds} in ('none', 'digitized', 'partial', 'centralized')"
         " and {pi} in {spellings} and {cn} in {spellings}"
-        " and {rc_ok} and {ru_ok} and {ca_ok}"
-        " and (case when {rc_ok} and {ru_ok} then {ru}::bigint <= {rc}::bigint end)"
-        " and {date} between date '0001-01-01' and %(received_day)s"
-        " and not exists (select from feed_repeated r where r.db = {db} and r.d = {d})"
+        " and {counts_ok} and {ca_ok} and {date_ok}{unrepeated}"
     ).format(
         agency=c["agency_code"],
         db=c["database_code"],
@@ -702,10 +724,14 @@ def _clean_rows(
         rc=c["record_count"],
         ru=c["records_updated_30d"],
         ca=c["consumer_agencies"],
-        rc_ok=_plain_count(c["record_count"], "bigint"),
-        ru_ok=_plain_count(c["records_updated_30d"], "bigint"),
+        counts_ok=_plain_counts(c["record_count"], c["records_updated_30d"]),
         ca_ok=_plain_count(c["consumer_agencies"], "integer"),
-        date=_iso_date(c["report_date"]),
+        date_ok=_clean_date(c["report_date"]),
+        unrepeated=sql.SQL(
+            " and not exists (select from feed_repeated r where r.db = {db} and r.d = {d})"
+            if repeats
+            else ""
+        ).format(db=c["database_code"], d=c["report_date"]),
         spellings=_BOOLEAN_SPELLINGS,
         notes=notes_value,
     )
