@@ -58,6 +58,46 @@ def empty_tracker_tables(url: str) -> None:
         )
 
 
+def raw_state(url: str, *, names: bool = True) -> dict[str, object]:
+    """Everything an ingest determines, keyed by sha256 (file ids and times differ between runs).
+
+    names=False leaves out which name of the same bytes was kept (it depends on a race between
+    processes) and masks it in quarantine messages.
+    """
+    name_column = "original_name, " if names else ""
+    message = "r.message" if names else "replace(r.message, f.original_name, '<file>')"
+    with psycopg.connect(url) as conn:
+
+        def one(sql: str) -> object:
+            return conn.execute(sql).fetchone()[0]
+
+        return {
+            "counts": conn.execute(
+                "select (select count(*) from raw.feed_files),"
+                " (select count(*) from raw.status_reports),"
+                " (select count(*) from raw.rejected_rows)"
+            ).fetchone(),
+            "files": conn.execute(
+                f"select sha256, {name_column}size_bytes, feed_format, agency_code, file_status,"
+                " file_reason_code, rows_received, rows_loaded, rows_rejected, extra_columns"
+                " from raw.feed_files order by sha256"
+            ).fetchall(),
+            "status_reports": one(
+                "select md5(string_agg(concat_ws('|', f.sha256, s.line_number, s.report_date,"
+                " s.agency_code, s.database_code, s.platform_status, s.data_status,"
+                " s.process_integrated, s.connected_national, s.record_count,"
+                " s.records_updated_30d, s.consumer_agencies, s.notes),"
+                " E'\\n' order by f.sha256, s.line_number))"
+                " from raw.status_reports s join raw.feed_files f using (file_id)"
+            ),
+            "rejected_rows": one(
+                f"select md5(string_agg(concat_ws('|', f.sha256, r.line_number, r.reason_code,"
+                f" {message}, r.raw_record), E'\\n' order by f.sha256, r.line_number))"
+                " from raw.rejected_rows r join raw.feed_files f using (file_id)"
+            ),
+        }
+
+
 @pytest.fixture
 def clean_raw(tracker_db_url: str) -> str:
     """The test database with nothing loaded."""

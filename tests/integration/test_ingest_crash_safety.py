@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import fresh_database
+from conftest import fresh_database, raw_state
 from psycopg.conninfo import conninfo_to_dict
 
 pytestmark = pytest.mark.integration
@@ -93,40 +93,6 @@ def ingest(url: str, paths: list[Path]) -> subprocess.CompletedProcess:
     return subprocess.run(
         args, capture_output=True, text=True, env=run_env(url), timeout=120, check=False
     )
-
-
-def raw_state(url: str) -> dict[str, object]:
-    """Everything a clean ingest determines, keyed by sha256 (file ids and times differ)."""
-    with psycopg.connect(url) as conn:
-
-        def one(sql: str) -> object:
-            return conn.execute(sql).fetchone()[0]
-
-        return {
-            "counts": conn.execute(
-                "select (select count(*) from raw.feed_files),"
-                " (select count(*) from raw.status_reports),"
-                " (select count(*) from raw.rejected_rows)"
-            ).fetchone(),
-            "files": conn.execute(
-                "select sha256, original_name, size_bytes, feed_format, agency_code, file_status,"
-                " file_reason_code, rows_received, rows_loaded, rows_rejected, extra_columns"
-                " from raw.feed_files order by sha256"
-            ).fetchall(),
-            "status_reports": one(
-                "select md5(string_agg(concat_ws('|', f.sha256, s.line_number, s.report_date,"
-                " s.agency_code, s.database_code, s.platform_status, s.data_status,"
-                " s.process_integrated, s.connected_national, s.record_count,"
-                " s.records_updated_30d, s.consumer_agencies, s.notes),"
-                " E'\\n' order by f.sha256, s.line_number))"
-                " from raw.status_reports s join raw.feed_files f using (file_id)"
-            ),
-            "rejected_rows": one(
-                "select md5(string_agg(concat_ws('|', f.sha256, r.line_number, r.reason_code,"
-                " r.message, r.raw_record), E'\\n' order by f.sha256, r.line_number))"
-                " from raw.rejected_rows r join raw.feed_files f using (file_id)"
-            ),
-        }
 
 
 def partially_loaded_files(url: str) -> list[tuple]:
