@@ -14,6 +14,21 @@ import pytest
 
 from r71_tracker import database
 
+# One valid v1 feed row (real registry codes), as a ministry would send it; tests vary it.
+VALID_MOJ_ROW = {
+    "report_date": "2025-12-15",
+    "agency_code": "MOJ",
+    "database_code": "MOJ-CIVIL-STATUS",
+    "platform_status": "operational",
+    "data_status": "centralized",
+    "process_integrated": "true",
+    "connected_national": "true",
+    "record_count": "27400000",
+    "records_updated_30d": "412000",
+    "consumer_agencies": "6",
+    "notes": "",
+}
+
 
 def fresh_database(server_url: str, name: str) -> str:
     """Drop and create database `name` on the server; return its URL."""

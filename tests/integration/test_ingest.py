@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import empty_tracker_tables
+from conftest import VALID_MOJ_ROW, empty_tracker_tables
 
 from r71_tracker.feeds import contract, loader
 from r71_tracker.feeds.audit import audit_ingest
@@ -22,19 +22,7 @@ from r71_tracker.feeds.ingest import FileReport, find_new_files, ingest_paths, p
 pytestmark = pytest.mark.integration
 
 FEEDS = Path(__file__).resolve().parents[1] / "data" / "feeds"
-GOOD = {
-    "report_date": "2025-12-15",
-    "agency_code": "MOJ",
-    "database_code": "MOJ-CIVIL-STATUS",
-    "platform_status": "operational",
-    "data_status": "centralized",
-    "process_integrated": "true",
-    "connected_national": "true",
-    "record_count": "27400000",
-    "records_updated_30d": "412000",
-    "consumer_agencies": "6",
-    "notes": "",
-}
+GOOD = dict(VALID_MOJ_ROW)
 OTHER = {**GOOD, "database_code": "MOJ-LEGAL-AID"}
 FUTURE = (date.today() + timedelta(days=3)).isoformat()
 

@@ -6,6 +6,7 @@ import unicodedata
 from datetime import date
 
 import pytest
+from conftest import VALID_MOJ_ROW
 
 from r71_tracker.feeds.validation import (
     AgencyContext,
@@ -22,19 +23,7 @@ from r71_tracker.feeds.validation import (
 from r71_tracker.registry import load_registry
 
 RECEIVED = date(2025, 12, 20)
-GOOD = {
-    "report_date": "2025-12-15",
-    "agency_code": "MOJ",
-    "database_code": "MOJ-CIVIL-STATUS",
-    "platform_status": "operational",
-    "data_status": "centralized",
-    "process_integrated": "true",
-    "connected_national": "true",
-    "record_count": "27400000",
-    "records_updated_30d": "412000",
-    "consumer_agencies": "6",
-    "notes": "",
-}
+GOOD = dict(VALID_MOJ_ROW)
 
 
 @pytest.fixture(scope="module")
