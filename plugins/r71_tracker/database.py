@@ -18,6 +18,7 @@ from r71_tracker.config import Settings, settings
 
 TRACKER_DATABASE = "tracker"
 AIRFLOW_DATABASE = "airflow"
+TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 3"
 _SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
 
 
@@ -116,12 +117,42 @@ def airflow_url(config: Settings | None = None) -> str:
 
 
 def ensure_tracker_schema(url: str) -> None:
-    """Create the raw and audit tables if missing (serialised by an advisory lock)."""
-    ddl = resources.files("r71_tracker").joinpath("sql/tracker_schema.sql").read_text("utf-8")
+    """Create or upgrade the raw and audit tables (serialised by an advisory lock).
+
+    The schema's comment records the version in place, so an up-to-date database costs one
+    catalog read: no DDL (and no table lock) runs while other processes are loading files.
+    """
     with psycopg.connect(url) as conn:
+        if _schema_version(conn) == TRACKER_SCHEMA_VERSION:
+            return
         conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        if _schema_version(conn) == TRACKER_SCHEMA_VERSION:
+            return
+        ddl = resources.files("r71_tracker").joinpath("sql/tracker_schema.sql").read_text("utf-8")
         conn.execute(ddl)
         _move_bytes_to_chunks(conn)
+        _drop_per_row_file_fields(conn)
+        conn.execute(f"comment on schema raw is '{TRACKER_SCHEMA_VERSION}'")
+
+
+def _schema_version(conn: psycopg.Connection) -> str | None:
+    row = conn.execute(
+        "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'raw'"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _drop_per_row_file_fields(conn: psycopg.Connection) -> None:
+    """Earlier releases kept received_at on every status row (it is the file's) and a primary key
+    on (file_id, line_number) that cost a third of a large load; drop both, once."""
+    has_received_at = conn.execute(
+        "select 1 from information_schema.columns where table_schema = 'raw'"
+        " and table_name = 'status_reports' and column_name = 'received_at'"
+    ).fetchone()
+    if has_received_at:
+        conn.execute("drop view if exists staging.stg_feeds__status_reports cascade")
+        conn.execute("alter table raw.status_reports drop column received_at")
+    conn.execute("alter table raw.status_reports drop constraint if exists status_reports_pkey")
 
 
 def _move_bytes_to_chunks(conn: psycopg.Connection) -> None:

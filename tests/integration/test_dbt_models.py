@@ -101,9 +101,9 @@ def _insert_raw_rows(url: str) -> None:
                     "insert into raw.status_reports (file_id, line_number, report_date,"
                     " agency_code, database_code, platform_status, data_status,"
                     " process_integrated, connected_national, record_count, records_updated_30d,"
-                    " consumer_agencies, received_at)"
-                    " values (%s, %s, %s, 'MOJ', %s, %s, %s, %s, true, 1000, 10, 2, %s)",
-                    (file_id, line, report_date, code, platform, data, process, received_at),
+                    " consumer_agencies)"
+                    " values (%s, %s, %s, 'MOJ', %s, %s, %s, %s, true, 1000, 10, 2)",
+                    (file_id, line, report_date, code, platform, data, process),
                 )
             for line in rejected:
                 conn.execute(

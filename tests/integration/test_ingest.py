@@ -330,18 +330,22 @@ def test_a_crash_mid_file_leaves_nothing(tracker_env, clean_raw, tmp_path, monke
     assert _table_counts(clean_raw) == (0, 0, 0)
 
 
+@pytest.mark.parametrize(
+    ("large_csv_path", "method"), [("arrow", "_load_fast"), ("sql", "_judge_in_sql")]
+)
 def test_a_crash_after_the_rows_are_written_leaves_nothing(
-    tracker_env, clean_raw, tmp_path, monkeypatch
+    tracker_env, clean_raw, tmp_path, monkeypatch, large_csv_path, method
 ):
-    """Set-based path: rows and bytes already in the transaction, the file row not yet."""
+    """Large-file paths: rows already in the transaction, the bytes and file row not yet."""
     monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", "0")
-    real_judge = loader.Loader._judge_in_sql
+    monkeypatch.setenv("TRACKER_LARGE_CSV_PATH", large_csv_path)
+    real_judge = getattr(loader.Loader, method)
 
     def crash_after_judging(self, *args, **kwargs):
         real_judge(self, *args, **kwargs)
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(loader.Loader, "_judge_in_sql", crash_after_judging)
+    monkeypatch.setattr(loader.Loader, method, crash_after_judging)
     with pytest.raises(RuntimeError, match="power cut"):
         ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
     assert _table_counts(clean_raw) == (0, 0, 0)
@@ -444,9 +448,15 @@ def _raw_state(url: str) -> dict[str, object]:
         }
 
 
-def test_set_based_and_python_paths_leave_the_same_state(tracker_env, clean_raw, monkeypatch):
-    """The bad-feed corpus judged in SQL (every CSV) and in Python (every file) agree exactly."""
+@pytest.mark.parametrize("large_csv_path", ["arrow", "sql"])
+def test_large_file_paths_and_python_leave_the_same_state(
+    tracker_env, clean_raw, monkeypatch, large_csv_path
+):
+    """The bad-feed corpus with every CSV taken as large (judged by Arrow, or in SQL; either
+    falls back to an exact path where it must) and with every file judged in Python: the same
+    files, rows, quarantine, reasons and messages."""
     states = []
+    monkeypatch.setenv("TRACKER_LARGE_CSV_PATH", large_csv_path)
     for min_bytes in ("0", str(10**9)):
         empty_tracker_tables(clean_raw)
         monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
@@ -473,3 +483,65 @@ def test_audit_finds_orphans_bad_counts_and_damaged_bytes(tracker_env, clean_raw
     problems = audit_ingest(clean_raw)
     assert any("raw.rejected_rows" in line and "does not have" in line for line in problems)
     assert any("bytes stored" in line or "do not hash" in line for line in problems)
+
+
+def _history_export(bom: bool, newline: str) -> bytes:
+    """A MOJ history export mixing rows the Arrow judge loads with rows it must set aside:
+    quoted notes with commas and doubled quotes, NFD and untrimmed notes, a quoted empty note,
+    odd boolean spellings, leading zeros, bad values and a date in the future."""
+    days = [date(2025, 12, 15) - timedelta(days=7 * step) for step in range(40)]
+    codes = ["MOJ-CIVIL-STATUS", "MOJ-LEGAL-AID"]
+    notes = [
+        "",
+        '"Đã kết nối, vận hành ổn định"',
+        '"Ghi chú có ""ngoặc kép"" bên trong"',
+        unicodedata.normalize("NFD", "Đang xây dựng"),
+        "  cần cắt khoảng trắng ",
+        '""',
+        "=HYPERLINK(\"x\")".replace('"', "'"),
+        "'); drop table raw.feed_files; --",
+    ]
+    lines = [",".join(contract.FIELDS)]
+    for index, day in enumerate(days):
+        for code in codes:
+            row = {**GOOD, "report_date": day.isoformat(), "database_code": code}
+            row["notes"] = notes[index % len(notes)]
+            row["process_integrated"] = ["true", "Yes", "0", "tRuE"][index % 4]
+            row["record_count"] = ["27400000", "0027400000", "12", "27400000"][index % 4]
+            if index % 9 == 4:
+                row["data_status"] = "finished"  # bad_enum
+            if index % 11 == 5:
+                row["records_updated_30d"] = "99999999999"  # updated_exceeds_records
+            if index == 0 and code == codes[1]:
+                row["report_date"] = "2099-01-01"  # future_date
+            lines.append(",".join(row[name] for name in contract.FIELDS))
+    text = newline.join(lines) + newline
+    return (codecs.BOM_UTF8 if bom else b"") + text.encode()
+
+
+@pytest.mark.parametrize(("bom", "newline"), [(False, "\n"), (True, "\r\n")])
+def test_the_arrow_path_loads_what_the_python_rules_load(
+    tracker_env, clean_raw, tmp_path, monkeypatch, bom, newline
+):
+    """A large CSV takes the Arrow path (no fallback) and ends exactly as judged in Python."""
+    path = _write(tmp_path, "moj_history.csv", _history_export(bom, newline))
+    states = []
+    for min_bytes in (str(10**9), "0"):
+        empty_tracker_tables(clean_raw)
+        monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
+        ingest_paths([path], url=clean_raw, progress=False)
+        states.append(_raw_state(clean_raw))
+        monkeypatch.setattr(loader.Loader, "_set_based", _no_fallback)
+        monkeypatch.setattr(loader.Loader, "_streamed", _no_fallback)
+    assert states[1] == states[0]
+    [file_row] = states[0]["files"]
+    assert (file_row[-4], file_row[-3]) == (80, 80 - len(states[0]["rejected"]))
+    assert {row[2] for row in states[0]["rejected"]} >= {
+        "bad_enum",
+        "updated_exceeds_records",
+        "future_date",
+    }
+
+
+def _no_fallback(*args, **kwargs):
+    raise AssertionError("the Arrow path fell back to an exact path")

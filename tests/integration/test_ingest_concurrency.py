@@ -166,7 +166,7 @@ def _full_state(url: str) -> tuple:
                 " rows_received, rows_loaded, rows_rejected from raw.feed_files order by file_id"
             ).fetchall(),
             conn.execute(
-                "select file_id, line_number, received_at from raw.status_reports order by 1, 2"
+                "select file_id, line_number, notes from raw.status_reports order by 1, 2"
             ).fetchall(),
             conn.execute(
                 "select file_id, line_number, reason_code from raw.rejected_rows order by 1, 2"

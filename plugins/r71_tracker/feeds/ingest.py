@@ -104,7 +104,7 @@ def _row_message(name: str, rejection: RowRejection) -> str:
     return f"{name} {rejection.location}: {rejection.reason_code}: {rejection.detail}"
 
 
-def _row_values(file_id: int, row: ValidRow, received_at: datetime) -> tuple[object, ...]:
+def _row_values(file_id: int, row: ValidRow) -> tuple[object, ...]:
     return (
         file_id,
         row.line_number,
@@ -119,7 +119,6 @@ def _row_values(file_id: int, row: ValidRow, received_at: datetime) -> tuple[obj
         row.records_updated_30d,
         row.consumer_agencies,
         row.notes,
-        received_at,
     )
 
 

@@ -18,20 +18,27 @@ Two ways to judge the rows, with the same results:
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import os
+import queue
 import re
 import sys
+import tempfile
+import threading
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
+import numpy as np
 import psycopg
+from isal import isal_zlib
 from psycopg import sql
 
 from r71_tracker import database
@@ -73,10 +80,15 @@ from r71_tracker.feeds.validation import (
 from r71_tracker.registry import Registry, load_registry
 
 CHUNK_BYTES = 1024 * 1024
+SPOOL_MEMORY_BYTES = 16 * 1024 * 1024  # compressed chunks beyond this wait in a temporary file
 DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
 ID_BLOCK = 64
-# Python's str.strip() whitespace, so SQL trims exactly what validation.normalise_text trims.
-PYTHON_WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
+# Python's str.strip() whitespace (every character whose isspace() is true; a unit test checks
+# the list), so SQL trims exactly what validation.normalise_text trims.
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _BOM = b"\xef\xbb\xbf"
 # A quoted CSV field as Python's csv module reads it (quote at the start, doubled quotes inside).
 # It starts with the literal quote (the field's start checked behind it) so the regex engine
@@ -113,9 +125,9 @@ loaded as (
     insert into raw.status_reports (
         file_id, line_number, report_date, agency_code, database_code, platform_status,
         data_status, process_integrated, connected_national, record_count, records_updated_30d,
-        consumer_agencies, notes, received_at
+        consumer_agencies, notes
     )
-    select f.file_id, r.*, %(received_at)s
+    select f.file_id, r.*
     from f, unnest(
         %(line)s::integer[], %(report_date)s::date[], %(agency_code)s::text[],
         %(database)s::text[], %(platform)s::text[], %(data)s::text[], %(integrated)s::boolean[],
@@ -137,14 +149,23 @@ _COPY_ROWS = """
 copy raw.status_reports (
     file_id, line_number, report_date, agency_code, database_code, platform_status, data_status,
     process_integrated, connected_national, record_count, records_updated_30d, consumer_agencies,
-    notes, received_at
+    notes
 ) from stdin
 """
 _COPY_REJECTED = """
 copy raw.rejected_rows (file_id, line_number, reason_code, message, raw_record) from stdin
 """
-_COPY_CHUNKS = "copy raw.feed_file_chunks (sha256, chunk_number, compressed) from stdin"
+# Binary: bytea as text would be escaped, which costs more than compressing it.
+_COPY_CHUNKS = (
+    "copy raw.feed_file_chunks (sha256, chunk_number, compressed) from stdin (format binary)"
+)
 _HAS_CHUNKS = "select exists (select from raw.feed_file_chunks where sha256 = %s)"
+
+
+def large_csv_path() -> str:
+    """How large CSV files are judged first: `arrow` (default; the exact SQL path when the file
+    needs it) or `sql` (TRACKER_LARGE_CSV_PATH; for comparing the paths)."""
+    return os.environ.get("TRACKER_LARGE_CSV_PATH", "arrow")
 
 
 def set_based_min_bytes() -> int:
@@ -158,8 +179,11 @@ def lock_key(sha256: str) -> int:
 
 
 def gzip_chunk(data: bytes) -> bytes:
-    """One independent gzip member (level 1): the chunks concatenated are a valid gzip file."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    """One independent gzip member: the chunks concatenated are a valid gzip file.
+
+    ISA-L (level 1) writes standard gzip about four times faster than zlib's fastest level.
+    """
+    compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
     return compressor.compress(data) + compressor.flush()
 
 
@@ -169,15 +193,19 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _compressed(chunks: Iterable[bytes], pool: ThreadPoolExecutor) -> Iterator[bytes]:
-    """gzip each chunk in worker threads (zlib releases the GIL), a few chunks ahead, in order."""
-    pending = []
-    for chunk in chunks:
-        pending.append(pool.submit(gzip_chunk, chunk))
-        if len(pending) > 4:
-            yield pending.pop(0).result()
-    for future in pending:
-        yield future.result()
+def _spool_chunks(path: Path) -> IO[bytes]:
+    """The file's gzip chunks, length-prefixed, in a temporary file (in memory while small).
+
+    Runs in a worker thread (ISA-L releases the GIL) while the rows load, so storing the bytes
+    costs almost no time; the chunks are COPYed after the rows, in the same transaction.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    for chunk in _file_chunks(path):
+        compressed = gzip_chunk(chunk)
+        spool.write(len(compressed).to_bytes(4, "big"))
+        spool.write(compressed)
+    spool.seek(0)
+    return spool
 
 
 class _Progress:
@@ -201,6 +229,15 @@ class _Progress:
         if self.stream is not None and self.shown >= 0:
             self.stream.write("\r" + " " * 75 + "\r")
             self.stream.flush()
+
+
+@dataclass
+class _Received:
+    """A file read and hashed (a small one judged too), waiting to be written."""
+
+    report: FileReport
+    path: Path
+    small_file: dict[str, object] | None  # the parameters of a small file's one statement
 
 
 class Loader:
@@ -240,6 +277,11 @@ class Loader:
     # -- one file -------------------------------------------------------------------------------
 
     def ingest(self, path: Path) -> FileReport:
+        return self.write(self.receive(path))
+
+    def receive(self, path: Path) -> FileReport | _Received:
+        """Read, hash and (for a small file) judge a file, with no database work; a FileReport
+        when there is nothing to write (the file cannot be read)."""
         name = _display_name(path)
         report = FileReport(path=path, original_name=name, outcome=LOADED)
         report.feed_format = contract.feed_format(name)
@@ -260,10 +302,18 @@ class Loader:
             )
             return report
         report.received_at = datetime.now(UTC)
-        report.file_id = self._file_id()
         if content is not None and len(content) <= self.max_bytes:
-            return self._small(report, content)
-        return self._large(report, path)
+            return _Received(report, path, self._judge_small(report, content))
+        return _Received(report, path, None)
+
+    def write(self, received: FileReport | _Received) -> FileReport:
+        """Write a received file in its own transaction; the report of what happened."""
+        if isinstance(received, FileReport):
+            return received
+        received.report.file_id = self._file_id()
+        if received.small_file is not None:
+            return self._write_small(received.report, received.small_file)
+        return self._large(received.report, received.path)
 
     def _received_day(self, report: FileReport) -> date:
         assert report.received_at is not None
@@ -335,7 +385,8 @@ class Loader:
 
     # -- small files: Python rules, one pipelined round trip -------------------------------------
 
-    def _small(self, report: FileReport, content: bytes) -> FileReport:
+    def _judge_small(self, report: FileReport, content: bytes) -> dict[str, object]:
+        """The Python rules over a small file: the parameters of its one statement."""
         valid: list[ValidRow] = []
         rejections: list[RowRejection] = []
         try:
@@ -351,14 +402,12 @@ class Loader:
         chunks = [
             gzip_chunk(content[i : i + CHUNK_BYTES]) for i in range(0, len(content), CHUNK_BYTES)
         ]
+        return {"chunks": chunks, **_columns(valid), **_rejected_columns(report, rejections)}
+
+    def _write_small(self, report: FileReport, judged: dict[str, object]) -> FileReport:
+        """A small file in one pipelined round trip (lock, file row, bytes, rows)."""
         conn = self.conn
-        params = self._file_params(report)
-        values = {
-            **params,
-            "chunks": chunks,
-            **_columns(valid),
-            **_rejected_columns(report, rejections),
-        }
+        values = {**self._file_params(report), **judged}
         with conn.pipeline(), conn.transaction():
             conn.execute(_LOCK, (lock_key(report.sha256 or ""),))
             inserted = conn.execute(_INSERT_SMALL_FILE, values)
@@ -375,34 +424,43 @@ class Loader:
             existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()
             if existing is not None:
                 return self._duplicate(report, existing)
-            progress = _Progress(report.original_name, 2 * (report.size_bytes or 0), self.progress)
+            # The bytes (unless stored already, or over the size limit) are compressed meanwhile.
+            keep = (report.size_bytes or 0) <= self.max_bytes
+            keep = keep and not conn.execute(_HAS_CHUNKS, (report.sha256,)).fetchone()[0]
+            spooling = self._pool.submit(_spool_chunks, path) if keep else None
+            progress = _Progress(report.original_name, report.size_bytes or 0, self.progress)
             try:
                 if (report.size_bytes or 0) > self.max_bytes:
                     raise FileProblem(
                         "too_large",
                         f"{report.size_bytes} bytes is over the limit of {self.max_bytes}",
                     )
-                self._store_chunks(report, path, progress)
-                report.feed_format = check_whole_file(report.original_name, path, self.max_bytes)
-                if not (
-                    report.feed_format.startswith("csv") and self._set_based(report, path, progress)
-                ):
-                    self._streamed(report, path)
+                if not self._fast_csv(report, path, progress):
+                    report.feed_format = check_whole_file(
+                        report.original_name, path, self.max_bytes
+                    )
+                    if not (
+                        report.feed_format.startswith("csv")
+                        and self._set_based(report, path, progress)
+                    ):
+                        self._streamed(report, path)
             except FileProblem as problem:
                 self._reject(report, problem)
             finally:
                 progress.close()
+            if spooling is not None:
+                self._store_chunks(report, spooling.result())
             conn.execute(_INSERT_FILE, self._file_params(report))
         return report
 
-    def _store_chunks(self, report: FileReport, path: Path, progress: _Progress) -> None:
-        """The bytes, unless these very bytes are stored already (content-addressed)."""
-        if self.conn.execute(_HAS_CHUNKS, (report.sha256,)).fetchone()[0]:
-            return
-        with self.conn.cursor().copy(_COPY_CHUNKS) as copy:
-            for number, compressed in enumerate(_compressed(_file_chunks(path), self._pool)):
-                copy.write_row((report.sha256, number, compressed))
-                progress.advance(CHUNK_BYTES)
+    def _store_chunks(self, report: FileReport, spool: IO[bytes]) -> None:
+        """The bytes (unless these very bytes are stored already: content-addressed)."""
+        with spool, self.conn.cursor().copy(_COPY_CHUNKS) as copy:
+            copy.set_types(["text", "int4", "bytea"])
+            number = 0
+            while header := spool.read(4):
+                copy.write_row((report.sha256, number, spool.read(int.from_bytes(header, "big"))))
+                number += 1
 
     def _streamed(self, report: FileReport, source: Source) -> None:
         """The Python rules over a file read from disk twice (keys, then rows), COPYed as judged."""
@@ -414,12 +472,19 @@ class Loader:
         with self.conn.cursor().copy(_COPY_ROWS) as copy:
             for result in _judged(feed, self.registry, self._received_day(report), context):
                 if isinstance(result, ValidRow):
-                    copy.write_row(_row_values(report.file_id or 0, result, report.received_at))
+                    copy.write_row(_row_values(report.file_id or 0, result))
                     loaded += 1
                 else:
                     rejections.append(result)
         self._copy_rejected(report, rejections)
         self._account(report, context.file_agency, feed.extra_columns, loaded, rejections)
+
+    def _copy_rows(self, report: FileReport, rows: list[ValidRow]) -> None:
+        if not rows:
+            return
+        with self.conn.cursor().copy(_COPY_ROWS) as copy:
+            for row in rows:
+                copy.write_row(_row_values(report.file_id or 0, row))
 
     def _copy_rejected(self, report: FileReport, rejections: list[RowRejection]) -> None:
         if not rejections:
@@ -427,6 +492,90 @@ class Loader:
         with self.conn.cursor().copy(_COPY_REJECTED) as copy:
             for rejection in rejections:
                 copy.write_row(_rejected_values(report, rejection))
+
+    def _fast_csv(self, report: FileReport, path: Path, progress: _Progress) -> bool:
+        """Load a CSV through the Arrow path (fast_csv.py); False (nothing written) when the file
+        needs an exact path: anything unusual in its structure, a repeated key, a server error."""
+        feed_format = contract.feed_format(report.original_name)
+        if large_csv_path() != "arrow" or not (feed_format or "").startswith("csv"):
+            return False
+        try:
+            feed = CsvFeed.open(path, feed_format or "")
+            if feed.extra_columns or "" in feed.columns:
+                return False
+            file_agency, agency_at = _file_agency(feed, self.registry)
+        except (FileProblem, ValueError, OSError, EOFError, zlib.error, csv.Error):
+            return False  # the exact path judges (and explains) whatever is wrong
+        if file_agency is None:
+            return False
+        from r71_tracker.feeds import fast_csv
+
+        try:
+            with self.conn.transaction(savepoint_name="fast_csv"):
+                self._load_fast(report, feed, path, file_agency, agency_at, progress)
+        except (fast_csv.NotFast, psycopg.DataError, psycopg.IntegrityError):
+            return False
+        return True
+
+    def _load_fast(
+        self,
+        report: FileReport,
+        feed: CsvFeed,
+        path: Path,
+        file_agency: str,
+        agency_at: str | None,
+        progress: _Progress,
+    ) -> None:
+        from r71_tracker.feeds import fast_csv
+
+        received_day = self._received_day(report)
+        judge = fast_csv.FastCsvJudge(
+            feed.columns, self.registry, file_agency, received_day, report.file_id or 0
+        )
+        columns = ", ".join(feed.columns)
+        keys: list[np.ndarray] = []
+        set_aside: list[int] = []
+        rows = loaded = 0
+        cursor = self.conn.cursor()
+        with cursor.copy(
+            f"copy raw.status_reports (file_id, line_number, {columns}) from stdin (format csv)"
+        ) as copy:
+            with _BackgroundWriter(copy) as writer:
+                for block in _line_blocks(path, feed.feed_format, self.max_bytes, progress):
+                    verdict = judge.judge(block, rows + 2)
+                    rows += verdict.rows
+                    loaded += len(verdict.keys)
+                    keys.append(verdict.keys)
+                    set_aside.extend(verdict.set_aside)
+                    writer.write(verdict.copy_text)
+        if rows == 0:
+            raise fast_csv.NotFast("no data rows")
+        loaded_keys = np.sort(np.concatenate(keys))
+        if (loaded_keys[1:] == loaded_keys[:-1]).any():
+            raise fast_csv.NotFast("a (database, report date) key repeated")
+        rejections: list[RowRejection] = []
+        if set_aside:
+            context = AgencyContext(file_agency, agency_at)
+            seen: set[str] = set()
+            more: list[ValidRow] = []
+            for record in csv_lines(path, feed.feed_format, feed.columns, set(set_aside)):
+                if record is None:
+                    continue
+                key = duplicate_key(record)
+                if key is not None:
+                    database_code, report_date = key.split("\x1f")
+                    loaded_key = judge.key(database_code, report_date)
+                    if key in seen or (
+                        loaded_key is not None and _sorted_contains(loaded_keys, loaded_key)
+                    ):
+                        raise fast_csv.NotFast("a (database, report date) key repeated")
+                    seen.add(key)
+                result = validate_record(record, self.registry, received_day, context)
+                (more if isinstance(result, ValidRow) else rejections).append(result)
+            self._copy_rows(report, more)
+            loaded += len(more)
+            self._copy_rejected(report, rejections)
+        self._account(report, file_agency, [], loaded, rejections)
 
     def _ensure_registry_table(self) -> None:
         """The registry as TEMP tables for the SQL rules (once per connection)."""
@@ -532,7 +681,6 @@ class Loader:
         params = {
             "ws": PYTHON_WHITESPACE,
             "file_id": report.file_id,
-            "received_at": report.received_at,
             "received_day": received_day,
             "agency": file_agency,
         }
@@ -573,9 +721,9 @@ class Loader:
                     "insert into raw.status_reports ("
                     " file_id, line_number, report_date, agency_code, database_code,"
                     " platform_status, data_status, process_integrated, connected_national,"
-                    " record_count, records_updated_30d, consumer_agencies, notes, received_at)"
+                    " record_count, records_updated_30d, consumer_agencies, notes)"
                     " select %(file_id)s, j.ord + 1, j.dt, j.agency, j.db, j.ps, j.ds, j.pi, j.cn,"
-                    " j.rc, j.ru, j.ca, j.notes, %(received_at)s from ({judged}) j"
+                    " j.rc, j.ru, j.ca, j.notes from ({judged}) j"
                 ).format(judged=judged),
                 params,
             ).rowcount
@@ -592,10 +740,7 @@ class Loader:
                     continue
                 result = validate_record(record, self.registry, received_day, context, repeated)
                 (more if isinstance(result, ValidRow) else rejections).append(result)
-            if more:
-                with conn.cursor().copy(_COPY_ROWS) as copy:
-                    for row in more:
-                        copy.write_row(_row_values(report.file_id or 0, row, report.received_at))
+            self._copy_rows(report, more)
             loaded += len(more)
             self._copy_rejected(report, rejections)
         if loaded + len(rejections) == 0:
@@ -603,8 +748,112 @@ class Loader:
         self._account(report, file_agency, feed.extra_columns, loaded, rejections)
 
 
+def _warm_up_fast_path(files: list[Path], min_set_based: int) -> None:
+    """If a large CSV is coming, import the Arrow path and pay its first-use costs (about 0.5 s)
+    in a thread while the registry loads and the file is hashed."""
+    if large_csv_path() != "arrow":
+        return
+    for path in files:
+        try:
+            large = path.stat().st_size >= min_set_based
+        except OSError:
+            continue
+        if large and (contract.feed_format(path.name) or "").startswith("csv"):
+            threading.Thread(target=_import_fast_path, name="warm-up", daemon=True).start()
+            return
+
+
+def _import_fast_path() -> None:
+    from r71_tracker.feeds import fast_csv
+
+    fast_csv.warm_up()
+
+
 class _Fallback(Exception):
     """The staging cannot stand for Python's reading of the file: roll back, go the Python way."""
+
+
+class _BackgroundWriter:
+    """Feeds a COPY from a thread, so the next block is judged while the server loads this one.
+
+    At most `depth` blocks wait (memory stays bounded whatever the file size).
+    """
+
+    def __init__(self, copy: psycopg.Copy, depth: int = 3) -> None:
+        self._copy = copy
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
+
+    def __enter__(self) -> _BackgroundWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None and data:
+                try:
+                    self._copy.write(data)
+                except BaseException as error:  # handed to the caller's thread
+                    self._error = error
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+
+def _line_blocks(
+    path: Path, feed_format: str, max_bytes: int, progress: _Progress
+) -> Iterator[bytes]:
+    """The data lines of a CSV (BOM and header line dropped) in blocks of whole lines, each
+    ending in a newline; NotFast if the header line holds a quote (it could span lines)."""
+    from r71_tracker.feeds.fast_csv import BLOCK_BYTES, NotFast
+
+    pending: list[bytes] = []
+    size = 0
+    header_done = False
+    try:
+        for chunk in decoded_chunks(path, feed_format, max_bytes):
+            progress.advance(len(chunk))
+            if not header_done:
+                chunk = b"".join([*pending, chunk])
+                pending, size = [], 0
+                if chunk.startswith(_BOM):
+                    chunk = chunk[len(_BOM) :]
+                end = chunk.find(b"\n")
+                if end < 0:
+                    pending, size = [chunk], len(chunk)
+                    continue
+                if b'"' in chunk[:end]:
+                    raise NotFast("a quote in the header line")
+                chunk, header_done = chunk[end + 1 :], True
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= BLOCK_BYTES:
+                data = b"".join(pending)
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    yield data[:cut]
+                    pending, size = [data[cut:]], len(data) - cut
+    except FileProblem as problem:
+        raise NotFast(problem.detail) from None
+    if not header_done:
+        raise NotFast("no data line")
+    rest = b"".join(pending)
+    if rest:
+        yield rest if rest.endswith(b"\n") else rest + b"\n"
+
+
+def _sorted_contains(values: np.ndarray, value: int) -> bool:
+    index = int(np.searchsorted(values, value))
+    return index < len(values) and int(values[index]) == value
 
 
 def _stray_quote(lines: bytes) -> bool:
@@ -801,17 +1050,15 @@ def ingest_paths(
 
     `progress`: show a progress bar on stderr for large files (default: when stderr is a terminal).
     """
-    registry = load_registry()
     files = _expand(paths)
+    min_set_based = set_based_min_bytes()
+    _warm_up_fast_path(files, min_set_based)
+    registry = load_registry()
     show = sys.stderr.isatty() if progress is None else progress
     with database.connect(url) as conn:
         conn.autocommit = True
         loader = Loader(
-            conn,
-            registry,
-            settings().max_feed_bytes,
-            set_based_min_bytes(),
-            sys.stderr if show else None,
+            conn, registry, settings().max_feed_bytes, min_set_based, sys.stderr if show else None
         )
         try:
             return [loader.ingest(path) for path in files]

@@ -39,7 +39,10 @@ create table if not exists raw.feed_file_chunks (
 -- Compressed already: store out of line without a second (pglz) compression attempt.
 alter table raw.feed_file_chunks alter column compressed set storage external;
 
--- One row per loaded status row, exactly as validated (NFC text, typed values).
+-- One row per loaded status row, exactly as validated (NFC text, typed values). When the row
+-- was received is its file's received_at. No primary key: (file_id, line_number) is unique by
+-- construction (one transaction per file, one row per line) and `tracker audit-ingest` checks
+-- it; an index per row would cost a third of a large file's load. BRIN finds a file's rows.
 create table if not exists raw.status_reports (
     file_id bigint not null,
     line_number integer not null,
@@ -53,10 +56,9 @@ create table if not exists raw.status_reports (
     record_count bigint not null,
     records_updated_30d bigint not null,
     consumer_agencies integer not null,
-    notes text,
-    received_at timestamptz not null,
-    primary key (file_id, line_number)
+    notes text
 );
+create index if not exists status_reports_file_brin on raw.status_reports using brin (file_id);
 
 -- One row per quarantined row: the file, the line (CSV line or JSON array index), the reason.
 create table if not exists raw.rejected_rows (

@@ -32,10 +32,7 @@ renamed as (
         connected_national,
 
         -- dates
-        report_date,
-
-        -- timestamps
-        received_at
+        report_date
 
     from source
 
