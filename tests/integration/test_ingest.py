@@ -498,7 +498,7 @@ def _history_export(bom: bool, newline: str) -> bytes:
         unicodedata.normalize("NFD", "Đang xây dựng"),
         "  cần cắt khoảng trắng ",
         '""',
-        "=HYPERLINK(\"x\")".replace('"', "'"),
+        '=HYPERLINK("x")'.replace('"', "'"),
         "'); drop table raw.feed_files; --",
     ]
     lines = [",".join(contract.FIELDS)]
