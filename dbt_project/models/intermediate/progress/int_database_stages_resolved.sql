@@ -2,13 +2,7 @@ with
 
 status_reports as (
 
-    select * from {{ ref('stg_feeds__status_reports') }}
-
-),
-
-feed_files as (
-
-    select * from {{ ref('stg_feeds__feed_files') }}
+    select * from {{ ref('int_status_reports_received') }}
 
 ),
 
@@ -27,18 +21,12 @@ registry_databases as (
 reports_ranked_within_date as (
 
     select
-        status_reports.*,
-        feed_files.received_at,
+        *,
         row_number() over (
-            partition by status_reports.database_code, status_reports.report_date
-            order by
-                feed_files.received_at desc,
-                status_reports.file_id desc,
-                status_reports.line_number desc
+            partition by database_code, report_date
+            order by received_at desc, file_id desc, line_number desc
         ) as rank_within_date
     from status_reports
-    inner join feed_files
-        on status_reports.file_id = feed_files.file_id
 
 ),
 
