@@ -105,8 +105,8 @@ class BlockVerdict:
 
     copy_text: bytes
     rows: int
+    loaded: int  # rows in copy_text
     set_aside: list[int]
-    keys: np.ndarray  # duplicate keys (database, report date) of the rows in copy_text
 
 
 class FastCsvJudge:
@@ -139,6 +139,7 @@ class FastCsvJudge:
         )
         self.date_index = {value: index for index, value in enumerate(self.dates.to_pylist())}
         self.clean_notes: dict[str, bool] = {}
+        self._keys: list[np.ndarray] = []  # duplicate keys of the loaded rows, per block
         self._names = [f"c{index}" for index in range(len(columns))]
         self._read = pa_csv.ReadOptions(column_names=self._names, use_threads=False)
         self._parse = pa_csv.ParseOptions(newlines_in_values=False)
@@ -149,13 +150,21 @@ class FastCsvJudge:
             quoted_strings_can_be_null=False,
         )
 
-    def key(self, database_code: str, report_date: str) -> int | None:
-        """The duplicate key of a (database, ISO date) pair this judge can load, else None."""
+    def repeats_a_key(self) -> bool:
+        """After the last block: whether two loaded rows share a (database, report date) key."""
+        keys = np.sort(np.concatenate(self._keys)) if self._keys else np.empty(0, np.int64)
+        self._keys = [keys]
+        return bool((keys[1:] == keys[:-1]).any())
+
+    def loaded_key(self, database_code: str, report_date: str) -> bool:
+        """After repeats_a_key(): whether a loaded row has this (database, ISO date) key."""
         database = self.database_index.get(database_code)
         day = self.date_index.get(report_date)
         if database is None or day is None:
-            return None
-        return database << DATE_BITS | day
+            return False
+        keys = self._keys[0]
+        index = int(np.searchsorted(keys, database << DATE_BITS | day))
+        return index < len(keys) and int(keys[index]) == database << DATE_BITS | day
 
     @_without_pandas
     def judge(self, block: bytes, first_line: int) -> BlockVerdict:
@@ -197,7 +206,9 @@ class FastCsvJudge:
         if "notes" in field:
             ok = pc.and_(ok, self._clean_notes(field["notes"]))
         mask = ok.to_numpy(zero_copy_only=False)
-        keys = (_indexes(database_index)[mask] << DATE_BITS) | _indexes(date_index)[mask]
+        self._keys.append(
+            (_indexes(database_index)[mask] << DATE_BITS) | _indexes(date_index)[mask]
+        )
         prefix = b"%d," % self.file_id
         if mask.all():
             chosen = lines
@@ -214,7 +225,7 @@ class FastCsvJudge:
         parts[0::2] = [b"\n%s%d," % (prefix, number) for number in numbers]
         parts[1::2] = chosen
         text = b"".join(parts)[1:] + b"\n" if chosen else b""
-        return BlockVerdict(text, len(lines), set_aside, keys)
+        return BlockVerdict(text, len(lines), len(chosen), set_aside)
 
     def _clean_notes(self, notes: pa.ChunkedArray) -> pa.ChunkedArray:
         """True where notes are absent or already what normalise_text makes of them (NFC, trimmed).

@@ -38,7 +38,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TextIO
 
-import numpy as np
 import psycopg
 from isal import isal_zlib
 from psycopg import sql
@@ -196,19 +195,25 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _spool_chunks(path: Path) -> IO[bytes]:
-    """The file's gzip chunks, length-prefixed, in a temporary file (in memory while small).
+def _digest_and_spool(path: Path, keep: bool) -> tuple[str, IO[bytes] | None]:
+    """The file's SHA-256 and (if kept) its gzip chunks, length-prefixed, in a temporary file (in
+    memory while small), from one read of the file.
 
-    Runs in a worker thread (ISA-L releases the GIL) while the rows load, so storing the bytes
-    costs almost no time; the chunks are COPYed after the rows, in the same transaction.
+    Runs in a worker thread (hashlib and ISA-L release the GIL) while the rows load, so hashing
+    and storing the bytes cost almost no time; the chunks are COPYed after the rows, in the same
+    transaction.
     """
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+    digest = hashlib.sha256()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) if keep else None
     for chunk in _file_chunks(path):
-        compressed = gzip_chunk(chunk)
-        spool.write(len(compressed).to_bytes(4, "big"))
-        spool.write(compressed)
-    spool.seek(0)
-    return spool
+        digest.update(chunk)
+        if spool is not None:
+            compressed = gzip_chunk(chunk)
+            spool.write(len(compressed).to_bytes(4, "big"))
+            spool.write(compressed)
+    if spool is not None:
+        spool.seek(0)
+    return digest.hexdigest(), spool
 
 
 class _Progress:
@@ -295,9 +300,7 @@ class Loader:
             if content is not None:
                 report.sha256, report.size_bytes = hashlib.sha256(content).hexdigest(), len(content)
             else:
-                with path.open("rb") as handle:
-                    report.sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-                report.size_bytes = size
+                report.size_bytes = size  # hashed while it loads (_large)
         except OSError as error:
             report.outcome, report.reason_code = REJECTED, contract.UNREADABLE
             report.message = (
@@ -477,44 +480,50 @@ class Loader:
     # -- large files: streamed, judged in SQL ----------------------------------------------------
 
     def _large(self, report: FileReport, path: Path) -> FileReport:
+        """A large file in one transaction. The digest is computed while the rows load, so the
+        duplicate check comes last, under the digest's lock: bytes delivered again cost one load,
+        rolled back."""
         conn = self.conn
-        with conn.transaction():
-            conn.execute(_LOCK, (lock_key(report.sha256 or ""),))
-            existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()
-            if existing is not None:
-                return self._duplicate(report, existing)
-            # The bytes (unless stored already, or over the size limit) are compressed meanwhile.
-            keep = (report.size_bytes or 0) <= self.max_bytes
-            keep = keep and not conn.execute(_HAS_CHUNKS, (report.sha256,)).fetchone()[0]
-            spooling = self._pool.submit(_spool_chunks, path) if keep else None
-            progress = _Progress(report.original_name, report.size_bytes or 0, self.progress)
-            try:
-                if (report.size_bytes or 0) > self.max_bytes:
-                    raise FileProblem(
-                        "too_large",
-                        f"{report.size_bytes} bytes is over the limit of {self.max_bytes}",
-                    )
-                if not self._fast_csv(report, path, progress):
-                    report.feed_format = check_whole_file(
-                        report.original_name, path, self.max_bytes
-                    )
-                    if not (
-                        report.feed_format.startswith("csv")
-                        and self._set_based(report, path, progress)
-                    ):
-                        self._streamed(report, path)
-            except FileProblem as problem:
-                self._reject(report, problem)
-            finally:
-                progress.close()
-            if spooling is not None:
-                self._store_chunks(report, spooling.result())
-            conn.execute(_INSERT_FILE, self._file_params(report))
+        size = report.size_bytes or 0
+        digesting = self._pool.submit(_digest_and_spool, path, size <= self.max_bytes)
+        try:
+            with conn.transaction():
+                progress = _Progress(report.original_name, size, self.progress)
+                try:
+                    if size > self.max_bytes:
+                        raise FileProblem(
+                            "too_large", f"{size} bytes is over the limit of {self.max_bytes}"
+                        )
+                    if not self._fast_csv(report, path, progress):
+                        report.feed_format = check_whole_file(
+                            report.original_name, path, self.max_bytes
+                        )
+                        if not (
+                            report.feed_format.startswith("csv")
+                            and self._set_based(report, path, progress)
+                        ):
+                            self._streamed(report, path)
+                except FileProblem as problem:
+                    self._reject(report, problem)
+                finally:
+                    progress.close()
+                report.sha256, spool = digesting.result()
+                with spool or contextlib.nullcontext():
+                    conn.execute(_LOCK, (lock_key(report.sha256),))
+                    existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()
+                    if existing is not None:
+                        raise _AlreadyReceived(existing)
+                    stored = conn.execute(_HAS_CHUNKS, (report.sha256,)).fetchone()[0]
+                    if spool is not None and not stored:
+                        self._store_chunks(report, spool)
+                conn.execute(_INSERT_FILE, self._file_params(report))
+        except _AlreadyReceived as known:
+            return self._duplicate(report, known.existing)
         return report
 
     def _store_chunks(self, report: FileReport, spool: IO[bytes]) -> None:
         """The bytes (unless these very bytes are stored already: content-addressed)."""
-        with spool, self.conn.cursor().copy(_COPY_CHUNKS) as copy:
+        with self.conn.cursor().copy(_COPY_CHUNKS) as copy:
             copy.set_types(["text", "int4", "bytea"])
             number = 0
             while header := spool.read(4):
@@ -592,7 +601,6 @@ class Loader:
             feed.columns, self.registry, file_agency, received_day, report.file_id or 0
         )
         columns = ", ".join(feed.columns)
-        keys: list[np.ndarray] = []
         set_aside: list[int] = []
         rows = loaded = 0
         cursor = self.conn.cursor()
@@ -603,14 +611,12 @@ class Loader:
                 for block in _line_blocks(path, feed.feed_format, self.max_bytes, progress):
                     verdict = judge.judge(block, rows + 2)
                     rows += verdict.rows
-                    loaded += len(verdict.keys)
-                    keys.append(verdict.keys)
+                    loaded += verdict.loaded
                     set_aside.extend(verdict.set_aside)
                     writer.write(verdict.copy_text)
         if rows == 0:
             raise fast_csv.NotFast("no data rows")
-        loaded_keys = np.sort(np.concatenate(keys))
-        if (loaded_keys[1:] == loaded_keys[:-1]).any():
+        if judge.repeats_a_key():
             raise fast_csv.NotFast("a (database, report date) key repeated")
         rejections: list[RowRejection] = []
         if set_aside:
@@ -622,11 +628,7 @@ class Loader:
                     continue
                 key = duplicate_key(record)
                 if key is not None:
-                    database_code, report_date = key.split("\x1f")
-                    loaded_key = judge.key(database_code, report_date)
-                    if key in seen or (
-                        loaded_key is not None and _sorted_contains(loaded_keys, loaded_key)
-                    ):
+                    if key in seen or judge.loaded_key(*key.split("\x1f")):
                         raise fast_csv.NotFast("a (database, report date) key repeated")
                     seen.add(key)
                 result = validate_record(record, self.registry, received_day, context)
@@ -828,6 +830,14 @@ def _import_fast_path() -> None:
     fast_csv.warm_up()
 
 
+class _AlreadyReceived(Exception):
+    """These bytes are loaded already: roll the transaction back, report a duplicate."""
+
+    def __init__(self, existing: tuple) -> None:
+        super().__init__("already received")
+        self.existing = existing
+
+
 class _Fallback(Exception):
     """The staging cannot stand for Python's reading of the file: roll back, go the Python way."""
 
@@ -908,11 +918,6 @@ def _line_blocks(
     rest = b"".join(pending)
     if rest:
         yield rest if rest.endswith(b"\n") else rest + b"\n"
-
-
-def _sorted_contains(values: np.ndarray, value: int) -> bool:
-    index = int(np.searchsorted(values, value))
-    return index < len(values) and int(values[index]) == value
 
 
 def _stray_quote(lines: bytes) -> bool:
