@@ -18,7 +18,7 @@ from r71_tracker.config import Settings, settings
 
 TRACKER_DATABASE = "tracker"
 AIRFLOW_DATABASE = "airflow"
-TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 3"
+TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 4"
 _SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
 
 
@@ -143,8 +143,8 @@ def _schema_version(conn: psycopg.Connection) -> str | None:
 
 
 def _drop_per_row_file_fields(conn: psycopg.Connection) -> None:
-    """Earlier releases kept received_at on every status row (it is the file's) and a primary key
-    on (file_id, line_number) that cost a third of a large load; drop both, once."""
+    """Earlier releases kept received_at on every status row (it is the file's) and indexes on
+    raw.status_reports that cost a third of a large load; drop them, once."""
     has_received_at = conn.execute(
         "select 1 from information_schema.columns where table_schema = 'raw'"
         " and table_name = 'status_reports' and column_name = 'received_at'"
@@ -153,6 +153,7 @@ def _drop_per_row_file_fields(conn: psycopg.Connection) -> None:
         conn.execute("drop view if exists staging.stg_feeds__status_reports cascade")
         conn.execute("alter table raw.status_reports drop column received_at")
     conn.execute("alter table raw.status_reports drop constraint if exists status_reports_pkey")
+    conn.execute("drop index if exists raw.status_reports_file_brin")
 
 
 def _move_bytes_to_chunks(conn: psycopg.Connection) -> None:

@@ -480,9 +480,15 @@ def test_audit_finds_orphans_bad_counts_and_damaged_bytes(tracker_env, clean_raw
             "update raw.feed_file_chunks set compressed = %s where sha256 = %s",
             (gzip.compress(b"other bytes"), report.sha256),
         )
+        conn.execute(  # line 2 loaded twice (the table has no key: the audit is the check)
+            "insert into raw.status_reports select * from raw.status_reports"
+            " where file_id = %s and line_number = 2",
+            (report.file_id,),
+        )
     problems = audit_ingest(clean_raw)
     assert any("raw.rejected_rows" in line and "does not have" in line for line in problems)
     assert any("bytes stored" in line or "do not hash" in line for line in problems)
+    assert any(f"file {report.file_id} line 2: 2 rows" in line for line in problems)
 
 
 def _history_export(bom: bool, newline: str) -> bytes:

@@ -47,6 +47,14 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         " group by t.source, t.file_id",
     ),
     (
+        "repeated lines",
+        "select format('file %s line %s: %s rows in raw.status_reports and raw.rejected_rows',"
+        " t.file_id, t.line_number, count(*)) from ("
+        " select file_id, line_number from raw.status_reports"
+        " union all select file_id, line_number from raw.rejected_rows) t"
+        " group by t.file_id, t.line_number having count(*) > 1",
+    ),
+    (
         "orphan chunks",
         "select format('%s chunk(s) in raw.feed_file_chunks for sha256 %s, which no file has',"
         " count(*), c.sha256) from raw.feed_file_chunks c"

@@ -35,6 +35,8 @@ from r71_tracker.registry import Registry
 P = ParamSpec("P")
 R = TypeVar("R")
 BLOCK_BYTES = 4 * 1024 * 1024
+FIRST_BLOCK_BYTES = 256 * 1024  # the first block is small, so the server starts loading sooner
+FIRST_BLOCK_BYTES = 256 * 1024  # small, so the server starts loading sooner
 # Report dates judged here (others are left to the Python rules): from this day to the day received.
 EARLIEST_FAST_DATE = date(1990, 1, 1)
 DATE_BITS = 20  # a duplicate key: registry index << DATE_BITS | index of the date
@@ -140,6 +142,7 @@ class FastCsvJudge:
         self.date_index = {value: index for index, value in enumerate(self.dates.to_pylist())}
         self.clean_notes: dict[str, bool] = {}
         self._keys: list[np.ndarray] = []  # duplicate keys of the loaded rows, per block
+        self._line_head = b"\n%d,%%d," % file_id  # "\n<file id>,<line>," before each line
         self._names = [f"c{index}" for index in range(len(columns))]
         self._read = pa_csv.ReadOptions(column_names=self._names, use_threads=False)
         self._parse = pa_csv.ParseOptions(newlines_in_values=False)
@@ -209,7 +212,6 @@ class FastCsvJudge:
         self._keys.append(
             (_indexes(database_index)[mask] << DATE_BITS) | _indexes(date_index)[mask]
         )
-        prefix = b"%d," % self.file_id
         if mask.all():
             chosen = lines
             set_aside: list[int] = []
@@ -222,7 +224,7 @@ class FastCsvJudge:
         # "\n<file id>,<line>," before each chosen line, joined: COPY text with a newline too many
         # at the start and one too few at the end.
         parts: list[bytes] = [b""] * (2 * len(chosen))
-        parts[0::2] = [b"\n%s%d," % (prefix, number) for number in numbers]
+        parts[0::2] = map(self._line_head.__mod__, numbers)
         parts[1::2] = chosen
         text = b"".join(parts)[1:] + b"\n" if chosen else b""
         return BlockVerdict(text, len(lines), len(chosen), set_aside)

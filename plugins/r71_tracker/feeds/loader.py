@@ -607,7 +607,7 @@ class Loader:
         with cursor.copy(
             f"copy raw.status_reports (file_id, line_number, {columns}) from stdin (format csv)"
         ) as copy:
-            with _BackgroundWriter(copy) as writer:
+            with _BackgroundWriter(copy, depth=1) as writer:
                 for block in _line_blocks(path, feed.feed_format, self.max_bytes, progress):
                     verdict = judge.judge(block, rows + 2)
                     rows += verdict.rows
@@ -883,10 +883,10 @@ def _line_blocks(
 ) -> Iterator[bytes]:
     """The data lines of a CSV (BOM and header line dropped) in blocks of whole lines, each
     ending in a newline; NotFast if the header line holds a quote (it could span lines)."""
-    from r71_tracker.feeds.fast_csv import BLOCK_BYTES, NotFast
+    from r71_tracker.feeds.fast_csv import BLOCK_BYTES, FIRST_BLOCK_BYTES, NotFast
 
     pending: list[bytes] = []
-    size = 0
+    size = blocks = 0
     header_done = False
     try:
         for chunk in decoded_chunks(path, feed_format, max_bytes):
@@ -905,11 +905,12 @@ def _line_blocks(
                 chunk, header_done = chunk[end + 1 :], True
             pending.append(chunk)
             size += len(chunk)
-            if size >= BLOCK_BYTES:
+            if size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
                 data = b"".join(pending)
                 cut = data.rfind(b"\n") + 1
                 if cut:
                     yield data[:cut]
+                    blocks += 1
                     pending, size = [data[cut:]], len(data) - cut
     except FileProblem as problem:
         raise NotFast(problem.detail) from None

@@ -40,9 +40,10 @@ create table if not exists raw.feed_file_chunks (
 alter table raw.feed_file_chunks alter column compressed set storage external;
 
 -- One row per loaded status row, exactly as validated (NFC text, typed values). When the row
--- was received is its file's received_at. No primary key: (file_id, line_number) is unique by
+-- was received is its file's received_at. No index: (file_id, line_number) is unique by
 -- construction (one transaction per file, one row per line) and `tracker audit-ingest` checks
--- it; an index per row would cost a third of a large file's load. BRIN finds a file's rows.
+-- it; a primary key cost a third of a large file's load (even a BRIN index costs 5 %), and every
+-- reader (dbt, the audit) scans the table whole.
 create table if not exists raw.status_reports (
     file_id bigint not null,
     line_number integer not null,
@@ -58,7 +59,6 @@ create table if not exists raw.status_reports (
     consumer_agencies integer not null,
     notes text
 );
-create index if not exists status_reports_file_brin on raw.status_reports using brin (file_id);
 
 -- One row per quarantined row: the file, the line (CSV line or JSON array index), the reason.
 create table if not exists raw.rejected_rows (
