@@ -257,20 +257,16 @@ def _indexes(indexes: pa.ChunkedArray) -> np.ndarray:
 def _check_line_structure(block: bytes) -> None:
     """NotFast unless every line is one record that Python's csv module, Arrow and COPY read alike.
 
-    Line endings are LF or CRLF, no line is blank, no NUL byte, and every quote belongs to a
-    whole quoted field: counting quotes from the start of each line, an odd one opens a field
-    (after a comma or at the line start) or is the second of a doubled quote; an even one
-    closes a field (before a comma or the line end) or is the first of a doubled quote.
+    Line endings are LF or CRLF, no NUL byte, and every quote belongs to a whole quoted field:
+    counting quotes from the start of each line, an odd one opens a field (after a comma or at
+    the line start) or is the second of a doubled quote; an even one closes a field (before a
+    comma or the line end) or is the first of a doubled quote. (A blank line is caught after
+    parsing: Arrow skips it, so the row count differs from the line count.)
     """
     if b"\x00" in block:
         raise NotFast("a NUL byte")
-    if block.startswith(b"\n") or b"\n\n" in block:
-        raise NotFast("a blank line")
-    if b"\r" in block:
-        if block.count(b"\r") != block.count(b"\r\n"):
-            raise NotFast("a carriage return that does not end a line")
-        if block.startswith(b"\r\n") or b"\n\r\n" in block:
-            raise NotFast("a blank line")
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        raise NotFast("a carriage return that does not end a line")
     if b'"' not in block:
         return
     data = np.frombuffer(block, dtype=np.uint8)
