@@ -278,6 +278,18 @@ def _unstorable_text(value: object) -> bool:
     return False
 
 
+def _may_be_unstorable(raw_text: str) -> bool:
+    """False when an entry's JSON text shows no NUL escape and encodes as UTF-8 (then none of its
+    strings is unstorable); only then are its values checked one by one."""
+    if "\\u0000" in raw_text:
+        return True
+    try:
+        raw_text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 @dataclass
 class JsonFeed:
     """A JSON feed: one object with agency_code, an optional report_date and a databases list."""
@@ -345,7 +357,9 @@ class JsonFeed:
                     index, location, None, raw_text, f"the entry is a {kind}, not an object"
                 )
                 continue
-            if any(_unstorable_text(key) or _unstorable_text(v) for key, v in entry.items()):
+            if _may_be_unstorable(raw_text) and any(
+                _unstorable_text(key) or _unstorable_text(v) for key, v in entry.items()
+            ):
                 problem = "contains a NUL character or text that is not valid Unicode"
                 yield RawRecord(index, location, None, raw_text, problem)
                 continue
