@@ -1,0 +1,89 @@
+"""The Arrow path's guard: it may only take lines that Python's csv module and COPY read alike."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from r71_tracker.feeds import contract, loader
+from r71_tracker.feeds.fast_csv import FastCsvJudge, NotFast, _check_line_structure
+from r71_tracker.registry import Registry
+
+REGISTRY = Registry(
+    agency_codes=frozenset({"MOJ", "MPS"}),
+    database_owners={"MOJ-A": "MOJ", "MOJ-B": "MOJ", "MPS-A": "MPS"},
+)
+ROW = "2025-12-15,MOJ,{db},operational,centralized,true,true,100,10,2,{notes}\n"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "a,b,c\n",
+        'a,"b, with comma",c\n',
+        '"a","b ""quoted"" inside",""\n',
+        '"",""""\n',
+        'a,"b"\r\nc,d\r\n',
+    ],
+)
+def test_whole_quoted_fields_pass(lines):
+    _check_line_structure(lines.encode())
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        'a,b"c,d\n',  # a quote inside an unquoted field (COPY would start quoting there)
+        'a,"b"c,d\n',  # text after a closing quote
+        'a,"b\nc",d\n',  # a quoted field over two lines
+        'a,b""c\n',  # doubled quotes in an unquoted field
+        'a,"b""\n',  # the field never closes
+        "a,b\rc\n",  # a carriage return inside a line
+        "a,b\x00c\n",  # NUL
+    ],
+)
+def test_lines_read_differently_are_refused(lines):
+    with pytest.raises(NotFast):
+        _check_line_structure(lines.encode())
+
+
+def _judge() -> FastCsvJudge:
+    return FastCsvJudge(list(contract.FIELDS), REGISTRY, "MOJ", date(2025, 12, 16), 7)
+
+
+def test_certainly_valid_rows_go_to_copy_and_the_rest_is_set_aside():
+    block = (
+        ROW.format(db="MOJ-A", notes='"Đã kết nối, ổn định"')
+        + ROW.format(db="MPS-A", notes="")  # another agency's database
+        + ROW.format(db="MOJ-B", notes=" padded ")  # notes the Python rules trim
+    ).encode()
+    verdict = _judge().judge(block, 2)
+    assert (verdict.rows, verdict.loaded, verdict.set_aside) == (3, 1, [3, 4])
+    assert verdict.copy_text == b"7,2," + block.split(b"\n")[0] + b"\n"
+
+
+def test_a_blank_line_is_refused():
+    block = (ROW.format(db="MOJ-A", notes="") + "\n" + ROW.format(db="MOJ-B", notes="")).encode()
+    with pytest.raises(NotFast):
+        _judge().judge(block, 2)
+
+
+def test_repeated_keys_are_found_across_blocks():
+    judge = _judge()
+    judge.judge(ROW.format(db="MOJ-A", notes="").encode(), 2)
+    judge.judge(ROW.format(db="MOJ-A", notes="").encode(), 3)
+    assert judge.repeats_a_key()
+
+
+def test_a_key_loaded_is_known_to_the_set_aside_rows():
+    judge = _judge()
+    judge.judge(ROW.format(db="MOJ-A", notes="").encode(), 2)
+    assert not judge.repeats_a_key()
+    assert judge.loaded_key("MOJ-A", "2025-12-15")
+    assert not judge.loaded_key("MOJ-B", "2025-12-15")
+
+
+def test_python_whitespace_list_is_every_isspace_character():
+    expected = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
+    assert loader.PYTHON_WHITESPACE == expected
