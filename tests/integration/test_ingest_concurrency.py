@@ -113,9 +113,12 @@ def sequential_state(server_url, tracker_db_url, deliveries):
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+@pytest.mark.parametrize("min_bytes", ["1048576", "0"], ids=["small-files", "large-file-path"])
 def test_four_concurrent_ingests_on_overlapping_sets_equal_one_sequential_run(
-    tracker_env, clean_raw, deliveries, sequential_state
+    tracker_env, clean_raw, deliveries, sequential_state, min_bytes
 ):
+    """Small files (one statement each, pipelined) and the large-file path (Arrow, digest
+    checked last under the lock) both end like one sequential run."""
     originals, copies = deliveries[:FILES], deliveries[FILES:]
     work = []
     for i in range(PROCESSES):
@@ -129,7 +132,7 @@ def test_four_concurrent_ingests_on_overlapping_sets_equal_one_sequential_run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=run_env(clean_raw),
+            env={**run_env(clean_raw), "TRACKER_SET_BASED_MIN_BYTES": min_bytes},
         )
         for paths in work
     ]
