@@ -2,8 +2,9 @@
 
 The demo must show the real 2025 picture (31 centralized, 36 in progress, 38 not started of 105 on
 the latest report date, with the databases the press named in their group) and the messy parts of
-real reporting: history exports, late and skipped reports, a database nobody reports, a handful of
-bad rows for the quarantine. Everything comes from `random.Random(seed)` and the registry seed,
+real reporting: history exports, late and skipped reports, an agency that stops reporting, a
+database nobody reports, centralized databases whose numbers fail the independent checks, and a
+handful of bad rows for the quarantine. Everything comes from `random.Random(seed)` and the registry seed,
 never from the clock, so the same seed gives byte-identical files and tests can compare the
 pipeline's result with `expected_final_stages()` and `EXPECTED_BAD_ROWS`.
 """
@@ -190,6 +191,13 @@ AGENCY_FIRST_REPORT: Mapping[str, date] = MappingProxyType(
 DATABASE_FIRST_REPORT: Mapping[str, date] = MappingProxyType(
     {"MPS-ADMIN-VIOLATIONS": LATEST_REPORT_DATE}
 )
+# An agency that stops reporting: on the latest report date it has been silent for 42 days, so
+# the agency scorecard shows it RED (rule `silent`, more than 30 days).
+AGENCY_LAST_REPORT: Mapping[str, date] = MappingProxyType({"OOG": date(2025, 11, 3)})
+# What the independent check of a reported `centralized` stage catches (mart
+# database_verified_stage): the first centralized illustrative databases of the registry, one per
+# rule, report numbers that break it in their last reports; their reported stage is unchanged.
+VERIFICATION_CASES = ("not_live", "no_records", "not_shared")
 SKIPPED_REPORTS = frozenset(
     {
         ("MOST", date(2025, 6, 16)),
@@ -423,9 +431,44 @@ def _never_reported(registry: list[RegistryDatabase], stages: dict[str, str]) ->
 
 def _agency_dates(agency_code: str) -> list[date]:
     first = AGENCY_FIRST_REPORT.get(agency_code, RESOLUTION_DATE)
+    last = AGENCY_LAST_REPORT.get(agency_code, LATEST_REPORT_DATE)
     return [
-        day for day in report_dates() if day >= first and (agency_code, day) not in SKIPPED_REPORTS
+        day
+        for day in report_dates()
+        if first <= day <= last and (agency_code, day) not in SKIPPED_REPORTS
     ]
+
+
+def verification_cases(seeds_dir: Path | None = None) -> dict[str, str]:
+    """database_code -> the verification rule its last reports break (VERIFICATION_CASES)."""
+    registry = read_registry(seeds_dir)
+    stages = _plan_stages(registry)
+    spoiled = {bad.database_code for bad in BAD_ROW_PLAN}
+    candidates = [
+        db.code
+        for db in registry
+        if stages[db.code] == "centralized"
+        and db.provenance == "illustrative"
+        and db.code not in spoiled
+        and db.agency_code not in AGENCY_LAST_REPORT
+    ]
+    return dict(zip(candidates, VERIFICATION_CASES, strict=False))
+
+
+def _break_verification(rows: list[dict[str, object]], cases: dict[str, str]) -> None:
+    """Make each case's last reports break its rule (in place; the stage fields stay)."""
+    for code, rule in cases.items():
+        own = sorted(
+            (row for row in rows if row["database_code"] == code),
+            key=lambda row: str(row["report_date"]),
+        )
+        if rule == "not_live":  # nothing updated in the last two reports
+            for row in own[-2:]:
+                row["records_updated_30d"] = 0
+        elif rule == "no_records":  # a centralized database that holds nothing
+            own[-1]["record_count"] = own[-1]["records_updated_30d"] = 0
+        elif rule == "not_shared":  # connected to the national platform, used by nobody
+            own[-1]["consumer_agencies"] = 0
 
 
 def _choose_ladder(
@@ -734,6 +777,7 @@ def write_demo_feeds(out_dir: Path, seed: int = 71) -> list[Path]:
     rng = random.Random(seed)
     registry = read_registry()
     rows = [row for plan in _plan_all(registry, rng) for row in _rows_for(plan, rng)]
+    _break_verification(rows, verification_cases())
     agencies = list(dict.fromkeys(db.agency_code for db in registry))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

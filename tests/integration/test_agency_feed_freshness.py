@@ -16,6 +16,7 @@ import pytest
 
 from r71_tracker import status, transform
 from r71_tracker.demo_feeds import (
+    AGENCY_LAST_REPORT,
     BAD_ROW_PLAN,
     LATEST_REPORT_DATE,
     REPORT_INTERVAL_DAYS,
@@ -88,13 +89,17 @@ def test_every_agency_owning_a_registry_database_appears_once(freshness: dict) -
     assert reported == freshness["reported_on_latest"]
 
 
-def test_nobody_is_late_on_the_latest_report_date(freshness: dict) -> None:
-    # every agency reports on the last demo date (no skip falls on it)
+def test_only_the_agency_that_stopped_reporting_is_late_on_the_latest_report_date(
+    freshness: dict,
+) -> None:
+    # every other agency reports on the last demo date (no skip falls on it)
     assert all(day != LATEST_REPORT_DATE for _, day in SKIPPED_REPORTS)
+    assert AGENCY_LAST_REPORT == {"OOG": date(2025, 11, 3)}
     for code, row in freshness[LATEST_REPORT_DATE].items():
-        assert row["last_report_date"] == LATEST_REPORT_DATE, code
-        assert row["days_since_last_report"] == 0, code
-        assert row["is_late"] is False, code
+        last = AGENCY_LAST_REPORT.get(code, LATEST_REPORT_DATE)
+        assert row["last_report_date"] == last, code
+        assert row["days_since_last_report"] == (LATEST_REPORT_DATE - last).days, code
+        assert row["is_late"] is (code in AGENCY_LAST_REPORT), code
         assert row["freshness_max_age_days"] == DEFAULT_MAX_AGE_DAYS
         assert row["last_received_at"] is not None, code
 
@@ -116,8 +121,9 @@ def test_every_agency_is_late_fifteen_days_after_the_last_report(freshness: dict
     rows = freshness[AFTER_LATEST]
     assert (AFTER_LATEST - LATEST_REPORT_DATE).days == DEFAULT_MAX_AGE_DAYS + 1
     for code, row in rows.items():
-        assert row["last_report_date"] == LATEST_REPORT_DATE, code
-        assert row["days_since_last_report"] == 15, code
+        last = AGENCY_LAST_REPORT.get(code, LATEST_REPORT_DATE)
+        assert row["last_report_date"] == last, code
+        assert row["days_since_last_report"] == (AFTER_LATEST - last).days, code
         assert row["is_late"] is True, code
         assert row["as_of_date"] == AFTER_LATEST
 
@@ -133,8 +139,10 @@ def test_a_skipped_report_leaves_the_previous_date_and_makes_the_agency_late(
     assert (mofa["last_report_date"], mofa["days_since_last_report"]) == (previous, 18)
     assert mofa["is_late"] is True
     assert mofa["freshness_max_age_days"] == AFTER_SKIP_MAX_AGE_DAYS
+    for code, last in AGENCY_LAST_REPORT.items():
+        assert (rows[code]["last_report_date"], rows[code]["is_late"]) == (last, True)
     for code, row in rows.items():
-        if code in skipped:
+        if code in skipped or code in AGENCY_LAST_REPORT:
             continue
         # a report dated on or before the run date counts even when its file came later (MOHA)
         assert (row["last_report_date"], row["days_since_last_report"]) == (SKIPPED_DATE, 4), code
@@ -143,10 +151,11 @@ def test_a_skipped_report_leaves_the_previous_date_and_makes_the_agency_late(
 
 def test_status_lists_late_agencies_first_in_a_readable_table(freshness: dict) -> None:
     rows = freshness["status_rows"]
-    assert [row["agency_code"] for row in rows if row["is_late"]] == ["MOFA"]
-    assert rows[0]["agency_code"] == "MOFA"
-    assert rows[0]["last_report_date"] == "2025-11-17"
+    # the longest silent first: OOG stopped after 2025-11-03, MOFA skipped 2025-12-01
+    assert [row["agency_code"] for row in rows if row["is_late"]] == ["OOG", "MOFA"]
+    assert rows[1]["agency_code"] == "MOFA"
+    assert rows[1]["last_report_date"] == "2025-11-17"
     table = freshness["status_table"]
-    assert f"as of {AFTER_SKIP.isoformat()}: 1 of {len(rows)} late" in table
+    assert f"as of {AFTER_SKIP.isoformat()}: 2 of {len(rows)} late" in table
     mofa_line = next(line for line in table.splitlines() if " MOFA " in line)
     assert mofa_line.split()[:5] == ["LATE", "MOFA", "3/3", "2025-11-17", "18"]

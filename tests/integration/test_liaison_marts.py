@@ -1,0 +1,86 @@
+"""The marts ministry liaisons read (issue 4), on the demo data: verified stages with every
+downgrade reason, deadline risk, and every colour of the agency scorecard."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import empty_tracker_tables
+
+from r71_tracker import transform
+from r71_tracker.demo_feeds import (
+    AGENCY_LAST_REPORT,
+    EXPECTED_STAGE_COUNTS,
+    LATEST_REPORT_DATE,
+    VERIFICATION_CASES,
+    verification_cases,
+    write_demo_feeds,
+)
+from r71_tracker.feeds.ingest import ingest_paths
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(url: str, query: str) -> list[dict]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.fixture(scope="module")
+def demo_built(tracker_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_DATABASE_URL", tracker_db_url)
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
+        empty_tracker_tables(tracker_db_url)
+        ingest_paths(write_demo_feeds(tmp_path_factory.mktemp("feeds")), tracker_db_url)
+        transform.build(tracker_db_url, LATEST_REPORT_DATE)
+    return tracker_db_url
+
+
+def test_every_downgrade_reason_shows_and_only_where_the_demo_broke_it(demo_built: str) -> None:
+    rows = _rows(demo_built, "select * from marts.database_verified_stage")
+    assert len(rows) == sum(EXPECTED_STAGE_COUNTS.values())
+    reported = {stage: 0 for stage in EXPECTED_STAGE_COUNTS}
+    for row in rows:
+        reported[row["reported_stage"]] += 1
+    assert reported == dict(EXPECTED_STAGE_COUNTS)  # verification never changes what was reported
+    downgraded = {
+        row["database_code"]: row["downgrade_rule_codes"] for row in rows if row["is_downgraded"]
+    }
+    assert downgraded == verification_cases()
+    assert sorted(downgraded.values()) == sorted(VERIFICATION_CASES)
+    for row in rows:
+        if row["is_downgraded"]:
+            assert (row["reported_stage"], row["verified_stage"]) == ("centralized", "in_progress")
+            assert row["downgrade_reason_en"] and row["downgrade_reason_vi"]
+
+
+def test_every_colour_shows_with_its_reasons(demo_built: str) -> None:
+    rows = {
+        row["agency_code"]: row for row in _rows(demo_built, "select * from marts.agency_scorecard")
+    }
+    assert {row["traffic_light"] for row in rows.values()} == {"GREEN", "YELLOW", "RED"}
+    for code in AGENCY_LAST_REPORT:  # stopped reporting 42 days before the run date
+        assert (rows[code]["traffic_light"], rows[code]["light_reason_codes"]) == ("RED", "silent")
+    downgraded_owners = {code.split("-")[0] for code in verification_cases()}
+    for code in downgraded_owners:
+        assert rows[code]["traffic_light"] in {"YELLOW", "RED"}
+        assert rows[code]["databases_downgraded"] >= 1
+    for row in rows.values():
+        assert (row["traffic_light"] == "GREEN") == (row["light_reason_codes"] is None)
+
+
+def test_risk_counts_days_to_the_deadline_and_flags_only_unfinished_databases(
+    demo_built: str,
+) -> None:
+    rows = _rows(demo_built, "select * from marts.database_deadline_risk")
+    assert {row["days_left"] for row in rows} == {16}  # 2025-12-15 to 2025-12-31
+    at_risk = [row for row in rows if row["is_at_risk"]]
+    assert at_risk and all(row["verified_stage"] != "centralized" for row in at_risk)
+    not_started = [row for row in rows if row["verified_stage"] == "not_started"]
+    assert all("not_started_near_deadline" in row["risk_reason_codes"] for row in not_started)
+    burndown = _rows(demo_built, "select * from marts.deadline_burndown order by status_date")
+    assert burndown[-1]["databases_not_centralized"] == (
+        sum(EXPECTED_STAGE_COUNTS.values()) - EXPECTED_STAGE_COUNTS["centralized"]
+    )
+    assert burndown[0]["ideal_not_centralized"] == burndown[0]["databases_not_centralized"]
