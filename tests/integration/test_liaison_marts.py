@@ -3,11 +3,18 @@ downgrade reason, deadline risk, and every colour of the agency scorecard."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
 import psycopg
 import pytest
 from conftest import empty_tracker_tables
 
-from r71_tracker import transform
+from r71_tracker import status, transform
 from r71_tracker.demo_feeds import (
     AGENCY_LAST_REPORT,
     EXPECTED_STAGE_COUNTS,
@@ -84,3 +91,59 @@ def test_risk_counts_days_to_the_deadline_and_flags_only_unfinished_databases(
         sum(EXPECTED_STAGE_COUNTS.values()) - EXPECTED_STAGE_COUNTS["centralized"]
     )
     assert burndown[0]["ideal_not_centralized"] == burndown[0]["databases_not_centralized"]
+
+
+def _recomputed_counts(url: str, day: date) -> dict[str, object]:
+    """Stage counts on `day` straight from the raw rows, by the contract's rules, in Python:
+    the effective report is the latest report_date on or before the day (the file received last,
+    then the higher file id and line, wins a tie); no report counts as not started."""
+    with psycopg.connect(url) as conn:
+        registry = [
+            row[0] for row in conn.execute("select database_code from staging.registry_databases")
+        ]
+        reports = conn.execute(
+            "select s.database_code, s.report_date, f.received_at, s.file_id, s.line_number,"
+            " s.platform_status, s.data_status, s.process_integrated"
+            " from raw.status_reports s join raw.feed_files f using (file_id)"
+            " where s.report_date <= %s",
+            (day,),
+        ).fetchall()
+    effective: dict[str, tuple] = {}
+    for row in reports:
+        if row[0] not in effective or row[1:5] > effective[row[0]][1:5]:
+            effective[row[0]] = row
+    stages = {"centralized": 0, "in_progress": 0, "not_started": 0}
+    for code in registry:
+        report = effective.get(code)
+        if report is None:
+            stages["not_started"] += 1
+            continue
+        platform, data, process = report[5:8]
+        if platform == "operational" and data == "centralized" and process:
+            stages["centralized"] += 1
+        elif platform == "not_started" and data == "none":
+            stages["not_started"] += 1
+        else:
+            stages["in_progress"] += 1
+    return {
+        "as_of": day.isoformat(),
+        "total": len(registry),
+        "stages": stages,
+        "unreported": len(registry) - len(effective),
+    }
+
+
+def test_status_as_of_any_day_agrees_with_a_recomputation_from_raw_rows(demo_built: str) -> None:
+    days = [date(2025, 3, 20) + timedelta(days=step) for step in range(0, 300, 5)]
+    days += [date(2025, 6, 30), LATEST_REPORT_DATE, date(2026, 1, 15)]
+    for day in days:
+        assert status.stage_counts(demo_built, day) == _recomputed_counts(demo_built, day), day
+    # and through the command operators run
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "tracker"), "status", "--as-of", "2025-06-30", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRACKER_DATABASE_URL": demo_built},
+        check=True,
+    )
+    assert json.loads(done.stdout) == _recomputed_counts(demo_built, date(2025, 6, 30))
