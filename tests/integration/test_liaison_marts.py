@@ -147,3 +147,23 @@ def test_status_as_of_any_day_agrees_with_a_recomputation_from_raw_rows(demo_bui
         check=True,
     )
     assert json.loads(done.stdout) == _recomputed_counts(demo_built, date(2025, 6, 30))
+
+
+def test_the_snapshot_keeps_what_each_run_published(demo_built: str) -> None:
+    def versions() -> list[dict]:
+        return _rows(
+            demo_built,
+            "select database_code, stage, as_of_date, dbt_valid_to"
+            " from marts.database_status_snapshots",
+        )
+
+    transform.build(demo_built, date(2025, 6, 30))  # an operator rebuilds an earlier day
+    transform.build(demo_built, LATEST_REPORT_DATE)  # and the latest again
+    rows = versions()
+    current = [row for row in rows if row["dbt_valid_to"] is None]
+    assert len(current) == sum(EXPECTED_STAGE_COUNTS.values())
+    assert {row["as_of_date"] for row in current} == {LATEST_REPORT_DATE}
+    # every database's June publication is kept, closed when the latest was published again
+    closed = [row for row in rows if row["dbt_valid_to"] is not None]
+    june = {row["database_code"] for row in closed if row["as_of_date"] == date(2025, 6, 30)}
+    assert len(june) == sum(EXPECTED_STAGE_COUNTS.values())
