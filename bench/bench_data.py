@@ -127,14 +127,17 @@ def write_gzip_copy(source: Path, target: Path) -> None:
         shutil.copyfileobj(raw, packed, 1024 * 1024)
 
 
-def write_daily_feeds(folder: Path, owners: dict[str, list[str]]) -> tuple[int, int]:
-    """Two years of daily feeds from every agency owning databases: (files, rows)."""
-    rng = random.Random(15)
+def write_daily_feeds(
+    folder: Path, owners: dict[str, list[str]], days: int = DAILY_DAYS, last_day: date = LAST_DAY
+) -> tuple[int, int]:
+    """`days` (default two years) of daily feeds up to `last_day` from every agency owning
+    databases: (files, rows)."""
+    rng = random.Random(15 + (last_day - LAST_DAY).days)
     folder.mkdir(parents=True, exist_ok=True)
     files = rows = 0
     for agency, codes in sorted(owners.items()):
-        for offset in range(DAILY_DAYS):
-            day = LAST_DAY - timedelta(days=offset)
+        for offset in range(days):
+            day = last_day - timedelta(days=offset)
             start = (offset * DAILY_ROWS_MAX) % len(codes)
             chosen = (codes[start:] + codes[:start])[: min(DAILY_ROWS_MAX, len(codes))]
             with (folder / f"{agency.lower()}_{day.isoformat()}.csv").open(
