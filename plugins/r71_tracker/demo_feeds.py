@@ -4,9 +4,9 @@ The demo must show the real 2025 picture (31 centralized, 36 in progress, 38 not
 the latest report date, with the databases the press named in their group) and the messy parts of
 real reporting: history exports, late and skipped reports, an agency that stops reporting, a
 database nobody reports, centralized databases whose numbers fail the independent checks, and a
-handful of bad rows for the quarantine. Everything comes from `random.Random(seed)` and the registry seed,
-never from the clock, so the same seed gives byte-identical files and tests can compare the
-pipeline's result with `expected_final_stages()` and `EXPECTED_BAD_ROWS`.
+handful of bad rows for the quarantine. Everything comes from `random.Random(seed)` and the
+registry seed, never from the clock, so the same seed gives byte-identical files and tests can
+compare the pipeline's result with `expected_final_stages()` and `EXPECTED_BAD_ROWS`.
 """
 
 from __future__ import annotations
