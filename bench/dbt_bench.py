@@ -56,8 +56,9 @@ def main() -> int:
     last_day = bench_data.LAST_DAY
     if not (root / "inputs.stamp").is_file():
         print(f"generating inputs under {root} (once) ...", flush=True)
-        bench_data.write_daily_feeds(history, _owners())
-        bench_data.write_daily_feeds(next_day, _owners(), days=1, last_day=last_day + timedelta(1))
+        owners = _owners()
+        bench_data.write_daily_feeds(history, owners)
+        bench_data.write_daily_feeds(next_day, owners, days=1, last_day=last_day + timedelta(1))
         (root / "inputs.stamp").write_text("ok\n")
     name = os.environ.get("TRACKER_BENCH_DBT_DATABASE", BENCH_DATABASE)
     server = database.tracker_url()

@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from r71_tracker import database
+from r71_tracker.feeds import contract
+from r71_tracker.registry import load_registry
 
 # One valid v1 feed row (real registry codes), as a ministry would send it; tests vary it.
 VALID_MOJ_ROW = {
@@ -28,6 +30,17 @@ VALID_MOJ_ROW = {
     "consumer_agencies": "6",
     "notes": "",
 }
+
+
+FEED_HEADER = ",".join(contract.FIELDS)  # a status feed's CSV header, in the contract's order
+
+
+def databases_by_agency() -> dict[str, list[str]]:
+    """Database codes of the registry, by owning agency, in the seed file's order."""
+    owned: dict[str, list[str]] = {}
+    for code, owner in load_registry().database_owners.items():
+        owned.setdefault(owner, []).append(code)
+    return owned
 
 
 def fresh_database(server_url: str, name: str) -> str:

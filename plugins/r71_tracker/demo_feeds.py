@@ -441,7 +441,10 @@ def _agency_dates(agency_code: str) -> list[date]:
 
 def verification_cases(seeds_dir: Path | None = None) -> dict[str, str]:
     """database_code -> the verification rule its last reports break (VERIFICATION_CASES)."""
-    registry = read_registry(seeds_dir)
+    return _verification_cases(read_registry(seeds_dir))
+
+
+def _verification_cases(registry: list[RegistryDatabase]) -> dict[str, str]:
     stages = _plan_stages(registry)
     spoiled = {bad.database_code for bad in BAD_ROW_PLAN}
     candidates = [
@@ -777,7 +780,7 @@ def write_demo_feeds(out_dir: Path, seed: int = 71) -> list[Path]:
     rng = random.Random(seed)
     registry = read_registry()
     rows = [row for plan in _plan_all(registry, rng) for row in _rows_for(plan, rng)]
-    _break_verification(rows, verification_cases())
+    _break_verification(rows, _verification_cases(registry))
     agencies = list(dict.fromkeys(db.agency_code for db in registry))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -7,7 +7,6 @@ every process exits 0, and every delivery but one of the same bytes is reported 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -19,34 +18,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import fresh_database, raw_state
+from conftest import FEED_HEADER, databases_by_agency, fresh_database, raw_state
 from psycopg.conninfo import conninfo_to_dict
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 TRACKER = Path(sys.executable).parent / "tracker"
-HEADER = (
-    "report_date,agency_code,database_code,platform_status,data_status,process_integrated,"
-    "connected_national,record_count,records_updated_30d,consumer_agencies,notes"
-)
 FILES, ROWS_PER_FILE, PROCESSES, WINDOW, STEP = 40, 30, 4, 19, 7
 RESENT = (0, 7, 14, 21, 28, 35)  # these files are also delivered again under another name
 
 
-def registry_databases() -> dict[str, list[str]]:
-    """Database codes of the registry, by owning agency."""
-    owned: dict[str, list[str]] = {}
-    seeds = ROOT / "dbt_project" / "seeds" / "registry_databases.csv"
-    with seeds.open(encoding="utf-8", newline="") as handle:
-        for entry in csv.DictReader(handle):
-            owned.setdefault(entry["owner_agency_code"], []).append(entry["database_code"])
-    return owned
-
-
 def daily_feed(agency: str, databases: list[str], start: date, k: int) -> str:
     """A small valid history file; every 11th row is quarantined (bad_boolean)."""
-    lines = [HEADER]
+    lines = [FEED_HEADER]
     for n in range(ROWS_PER_FILE):
         day = start + timedelta(days=n // len(databases))
         flag = "perhaps" if n % 11 == 10 else ("true", "false")[n % 2]
@@ -61,7 +45,7 @@ def daily_feed(agency: str, databases: list[str], start: date, k: int) -> str:
 def deliveries(tmp_path_factory) -> list[Path]:
     """40 feed files from several agencies, then 6 of them again under other names."""
     folder = tmp_path_factory.mktemp("concurrent_feeds")
-    owned = registry_databases()
+    owned = databases_by_agency()
     agencies = sorted(agency for agency, codes in owned.items() if len(codes) >= 3)
     files = []
     for k in range(FILES):

@@ -9,7 +9,6 @@ ids consumed by killed transactions are gone).
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -20,35 +19,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import fresh_database, raw_state
+from conftest import FEED_HEADER, databases_by_agency, fresh_database, raw_state
 from psycopg.conninfo import conninfo_to_dict
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 TRACKER = Path(sys.executable).parent / "tracker"
-HEADER = (
-    "report_date,agency_code,database_code,platform_status,data_status,process_integrated,"
-    "connected_national,record_count,records_updated_30d,consumer_agencies,notes"
-)
 LARGE_ROWS = 200_000
 MANY_FILES, ROWS_PER_FILE = 150, 200
-
-
-def registry_databases() -> dict[str, list[str]]:
-    """Database codes of the registry, by owning agency."""
-    owned: dict[str, list[str]] = {}
-    seeds = ROOT / "dbt_project" / "seeds" / "registry_databases.csv"
-    with seeds.open(encoding="utf-8", newline="") as handle:
-        for entry in csv.DictReader(handle):
-            owned.setdefault(entry["owner_agency_code"], []).append(entry["database_code"])
-    return owned
 
 
 def history_csv(agency: str, databases: list[str], rows: int, start: date, tag: str) -> str:
     """A valid history export; every 997th row says 'Operational' (bad_enum) so quarantine runs."""
     platforms = ("operational", "building", "not_started")
-    lines = [HEADER]
+    lines = [FEED_HEADER]
     for n in range(rows):
         day = start + timedelta(days=n // len(databases))
         platform = "Operational" if n % 997 == 996 else platforms[n % 3]
@@ -66,7 +50,7 @@ def history_csv(agency: str, databases: list[str], rows: int, start: date, tag: 
 def feeds(tmp_path_factory) -> dict[str, list[Path]]:
     """One large history export (200k rows) and a folder of many small daily files."""
     folder = tmp_path_factory.mktemp("crash_feeds")
-    owned = registry_databases()
+    owned = databases_by_agency()
     large = folder / "moc_history_200k.csv"
     large.write_text(
         history_csv("MOC", owned["MOC"], LARGE_ROWS, date(1980, 1, 1), "MOC"), encoding="utf-8"

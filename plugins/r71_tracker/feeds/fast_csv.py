@@ -15,13 +15,15 @@ NotFast, and the loader takes an exact path instead.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import numpy as np
@@ -30,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from r71_tracker.feeds import contract
+from r71_tracker.feeds.readers import FileProblem, decoded_chunks
 from r71_tracker.registry import Registry
 
 P = ParamSpec("P")
@@ -135,11 +138,9 @@ class FastCsvJudge:
         days = max((received_day - EARLIEST_FAST_DATE).days + 1, 0)
         if days >= 1 << DATE_BITS:
             raise NotFast("the received day is out of the fast date range")
-        self.dates = pa.array(
-            [(EARLIEST_FAST_DATE + timedelta(days=day)).isoformat() for day in range(days)],
-            pa.string(),
-        )
-        self.date_index = {value: index for index, value in enumerate(self.dates.to_pylist())}
+        dates = [(EARLIEST_FAST_DATE + timedelta(days=day)).isoformat() for day in range(days)]
+        self.dates = pa.array(dates, pa.string())
+        self.date_index = {value: index for index, value in enumerate(dates)}
         self.clean_notes: dict[str, bool] = {}
         self._keys: list[np.ndarray] = []  # duplicate keys of the loaded rows, per block
         self._line_head = b"\n%d,%%d," % file_id  # "\n<file id>,<line>," before each line
@@ -180,7 +181,7 @@ class FastCsvJudge:
                 parse_options=self._parse,
                 convert_options=self._convert,
             )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        except pa.ArrowException as error:
             raise NotFast(f"Arrow cannot read the block ({error})") from None
         lines = block.split(b"\n")
         lines.pop()  # after the last newline: nothing
@@ -248,6 +249,47 @@ class FastCsvJudge:
         if not unclean:
             return pc.invert(pc.is_in(notes, value_set=pa.array([""], pa.string())))
         return pc.invert(pc.is_in(notes, value_set=pa.array(unclean, pa.string())))
+
+
+def line_blocks(
+    path: Path, feed_format: str, max_bytes: int, advance: Callable[[int], None]
+) -> Iterator[bytes]:
+    """The data lines of a CSV (BOM and header line dropped) in blocks of whole lines, each
+    ending in a newline; NotFast if the header line holds a quote (it could span lines)."""
+    pending: list[bytes] = []
+    size = blocks = 0
+    header_done = False
+    try:
+        for chunk in decoded_chunks(path, feed_format, max_bytes):
+            advance(len(chunk))
+            if not header_done:
+                chunk = b"".join([*pending, chunk])
+                pending, size = [], 0
+                if chunk.startswith(codecs.BOM_UTF8):
+                    chunk = chunk[len(codecs.BOM_UTF8) :]
+                end = chunk.find(b"\n")
+                if end < 0:
+                    pending, size = [chunk], len(chunk)
+                    continue
+                if b'"' in chunk[:end]:
+                    raise NotFast("a quote in the header line")
+                chunk, header_done = chunk[end + 1 :], True
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
+                data = b"".join(pending)
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    yield data[:cut]
+                    blocks += 1
+                    pending, size = [data[cut:]], len(data) - cut
+    except FileProblem as problem:
+        raise NotFast(problem.detail) from None
+    if not header_done:
+        raise NotFast("no data line")
+    rest = b"".join(pending)
+    if rest:
+        yield rest if rest.endswith(b"\n") else rest + b"\n"
 
 
 def _indexes(indexes: pa.ChunkedArray) -> np.ndarray:

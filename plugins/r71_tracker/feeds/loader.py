@@ -91,7 +91,7 @@ PYTHON_WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_BOM = b"\xef\xbb\xbf"
+_BOM = codecs.BOM_UTF8
 # A quoted CSV field as Python's csv module reads it (quote at the start, doubled quotes inside).
 # It starts with the literal quote (the field's start checked behind it) so the regex engine
 # jumps from quote to quote instead of trying every byte: about twice as fast.
@@ -284,9 +284,6 @@ class Loader:
 
     # -- one file -------------------------------------------------------------------------------
 
-    def ingest(self, path: Path) -> FileReport:
-        return self.write(self.receive(path))
-
     def receive(self, path: Path) -> FileReport | _Received:
         """Read, hash and (for a small file) judge a file, with no database work; a FileReport
         when there is nothing to write (the file cannot be read)."""
@@ -311,15 +308,6 @@ class Loader:
         if content is not None and len(content) <= self.max_bytes:
             return _Received(report, path, self._judge_small(report, content))
         return _Received(report, path, None)
-
-    def write(self, received: FileReport | _Received) -> FileReport:
-        """Write a received file in its own transaction; the report of what happened."""
-        if isinstance(received, FileReport):
-            return received
-        received.report.file_id = self._file_id()
-        if received.small_file is not None:
-            return self._write_small(received.report, received.small_file)
-        return self._large(received.report, received.path)
 
     def _received_day(self, report: FileReport) -> date:
         assert report.received_at is not None
@@ -413,12 +401,6 @@ class Loader:
             "rows_json": _rows_json(valid),
             "rejected_json": _rejected_json(report, rejections),
         }
-
-    def _write_small(self, report: FileReport, judged: dict[str, object]) -> FileReport:
-        """A small file in one pipelined round trip (lock, file row, bytes, rows)."""
-        with self.conn.pipeline():
-            inserted = self._send_small(report, judged)
-        return self._settled(report, inserted)
 
     def _send_small(self, report: FileReport, judged: dict[str, object]) -> psycopg.Cursor:
         """Send a small file's transaction (in pipeline mode) without waiting for its answer."""
@@ -608,7 +590,10 @@ class Loader:
             f"copy raw.status_reports (file_id, line_number, {columns}) from stdin (format csv)"
         ) as copy:
             with _BackgroundWriter(copy, depth=1) as writer:
-                for block in _line_blocks(path, feed.feed_format, self.max_bytes, progress):
+                blocks = fast_csv.line_blocks(
+                    path, feed.feed_format, self.max_bytes, progress.advance
+                )
+                for block in blocks:
                     verdict = judge.judge(block, rows + 2)
                     rows += verdict.rows
                     loaded += verdict.loaded
@@ -876,49 +861,6 @@ class _BackgroundWriter:
         if self._error is not None:
             raise self._error
         self._queue.put(data)
-
-
-def _line_blocks(
-    path: Path, feed_format: str, max_bytes: int, progress: _Progress
-) -> Iterator[bytes]:
-    """The data lines of a CSV (BOM and header line dropped) in blocks of whole lines, each
-    ending in a newline; NotFast if the header line holds a quote (it could span lines)."""
-    from r71_tracker.feeds.fast_csv import BLOCK_BYTES, FIRST_BLOCK_BYTES, NotFast
-
-    pending: list[bytes] = []
-    size = blocks = 0
-    header_done = False
-    try:
-        for chunk in decoded_chunks(path, feed_format, max_bytes):
-            progress.advance(len(chunk))
-            if not header_done:
-                chunk = b"".join([*pending, chunk])
-                pending, size = [], 0
-                if chunk.startswith(_BOM):
-                    chunk = chunk[len(_BOM) :]
-                end = chunk.find(b"\n")
-                if end < 0:
-                    pending, size = [chunk], len(chunk)
-                    continue
-                if b'"' in chunk[:end]:
-                    raise NotFast("a quote in the header line")
-                chunk, header_done = chunk[end + 1 :], True
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
-                data = b"".join(pending)
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    yield data[:cut]
-                    blocks += 1
-                    pending, size = [data[cut:]], len(data) - cut
-    except FileProblem as problem:
-        raise NotFast(problem.detail) from None
-    if not header_done:
-        raise NotFast("no data line")
-    rest = b"".join(pending)
-    if rest:
-        yield rest if rest.endswith(b"\n") else rest + b"\n"
 
 
 def _stray_quote(lines: bytes) -> bool:

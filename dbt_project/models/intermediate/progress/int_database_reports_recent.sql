@@ -8,9 +8,7 @@ database_stages as (
 
 run_dates as (
 
-    select distinct status_date as run_date
-    from database_stages
-    where is_run_date
+    select distinct run_date from {{ ref('int_status_dates_spanned') }}
 
 ),
 

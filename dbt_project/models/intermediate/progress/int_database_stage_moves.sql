@@ -6,6 +6,12 @@ database_stages as (
 
 ),
 
+run_dates as (
+
+    select distinct run_date from {{ ref('int_status_dates_spanned') }}
+
+),
+
 stages_with_previous as (
 
     select
@@ -18,14 +24,6 @@ stages_with_previous as (
             order by status_date
         ) as previous_stage
     from database_stages
-
-),
-
-run_dates as (
-
-    select distinct status_date as run_date
-    from database_stages
-    where is_run_date
 
 ),
 
