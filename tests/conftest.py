@@ -81,8 +81,8 @@ def empty_tracker_tables(url: str) -> None:
     """Empty the raw and audit tables so a test starts from nothing loaded."""
     with psycopg.connect(url) as conn:
         conn.execute(
-            "truncate raw.status_reports, raw.rejected_rows, raw.feed_files, raw.feed_file_chunks,"
-            " audit.expectation_results restart identity"
+            "truncate raw.status_reports, raw.field_reports, raw.rejected_rows, raw.feed_files,"
+            " raw.feed_file_chunks, audit.expectation_results restart identity"
         )
 
 
@@ -106,7 +106,8 @@ def raw_state(url: str, *, names: bool = True) -> dict[str, object]:
                 " (select count(*) from raw.rejected_rows)"
             ).fetchone(),
             "files": conn.execute(
-                f"select sha256, {name_column}size_bytes, feed_format, agency_code, file_status,"
+                f"select sha256, {name_column}size_bytes, feed_format, feed_kind, agency_code,"
+                " file_status,"
                 " file_reason_code, rows_received, rows_loaded, rows_rejected, extra_columns"
                 " from raw.feed_files order by sha256"
             ).fetchall(),
@@ -117,6 +118,12 @@ def raw_state(url: str, *, names: bool = True) -> dict[str, object]:
                 " s.records_updated_30d, s.consumer_agencies, s.notes),"
                 " E'\\n' order by f.sha256, s.line_number))"
                 " from raw.status_reports s join raw.feed_files f using (file_id)"
+            ),
+            "field_reports": one(
+                "select md5(string_agg(concat_ws('|', f.sha256, d.line_number, d.report_date,"
+                " d.agency_code, d.database_code, d.field_name, d.field_type,"
+                " d.is_original_source), E'\\n' order by f.sha256, d.line_number))"
+                " from raw.field_reports d join raw.feed_files f using (file_id)"
             ),
             "rejected_rows": one(
                 f"select md5(string_agg(concat_ws('|', f.sha256, r.line_number, r.reason_code,"

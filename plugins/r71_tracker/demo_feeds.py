@@ -4,7 +4,8 @@ The demo must show the real 2025 picture (31 centralized, 36 in progress, 38 not
 the latest report date, with the databases the press named in their group) and the messy parts of
 real reporting: history exports, late and skipped reports, an agency that stops reporting, a
 database nobody reports, centralized databases whose numbers fail the independent checks, and a
-handful of bad rows for the quarantine. Everything comes from `random.Random(seed)` and the
+handful of bad rows for the quarantine. Agencies also send their data dictionaries (feed contract
+v1.1, demo_dictionaries.py). Everything comes from `random.Random(seed)` and the
 registry seed, never from the clock, so the same seed gives byte-identical files and tests can
 compare the pipeline's result with `expected_final_stages()` and `EXPECTED_BAD_ROWS`.
 """
@@ -27,6 +28,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from r71_tracker.config import settings
+from r71_tracker.demo_dictionaries import EXPECTED_BAD_DICTIONARY_ROWS, dictionary_files
 from r71_tracker.feeds import contract
 
 RESOLUTION_DATE = date(2025, 4, 1)
@@ -291,6 +293,7 @@ def _expected_bad_rows() -> BadRowExpectation:
     by_reason = Counter(
         {bad.reason: 2 if bad.reason == "duplicate_database_in_file" else 1 for bad in BAD_ROW_PLAN}
     )
+    by_reason.update(EXPECTED_BAD_DICTIONARY_ROWS)
     return BadRowExpectation(
         sum(by_reason.values()), MappingProxyType(dict(sorted(by_reason.items())))
     )
@@ -696,6 +699,28 @@ class FeedFile:
     report_date: date | None
     rows: list[dict[str, object]]
     delivered_at: datetime
+    kind: contract.FeedKind = contract.STATUS_FEED
+
+
+def _dictionary_feeds(registry: list[RegistryDatabase]) -> list[FeedFile]:
+    """The data dictionaries (demo_dictionaries.py), written in each agency's daily format."""
+    owners = {database.code: database.agency_code for database in registry}
+    feeds = []
+    for order, dictionary in enumerate(dictionary_files(owners)):
+        agency = dictionary.agency_code
+        suffix = AGENCY_FORMATS.get(agency, FeedFormat()).daily_suffix
+        sent = datetime.combine(dictionary.delivered_on, time(10), VIETNAM_TIME)
+        feeds.append(
+            FeedFile(
+                f"{agency}_fields_{dictionary.report_date.isoformat()}{suffix}",
+                agency,
+                dictionary.report_date,
+                dictionary.rows,
+                sent + timedelta(minutes=3 * order),
+                contract.DICTIONARY_FEED,
+            )
+        )
+    return feeds
 
 
 def _group_files(rows: list[dict[str, object]], agencies: list[str]) -> list[FeedFile]:
@@ -738,13 +763,14 @@ def _group_files(rows: list[dict[str, object]], agencies: list[str]) -> list[Fee
 def _csv_bytes(feed: FeedFile, feed_format: FeedFormat) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(feed_format.columns)
+    columns = feed_format.columns if feed.kind is contract.STATUS_FEED else feed.kind.fields
+    writer.writerow(columns)
     true_text, false_text = feed_format.booleans
     for row in feed.rows:
         values = dict(row, don_vi_dau_moi=FOCAL_UNIT)
         writer.writerow(
             true_text if value is True else false_text if value is False else value
-            for value in (values[column] for column in feed_format.columns)
+            for value in (values[column] for column in columns)
         )
     text = buffer.getvalue()
     if feed_format.decomposed_text:
@@ -758,7 +784,7 @@ def _json_bytes(feed: FeedFile) -> bytes:
     document: dict[str, object] = {"agency_code": feed.agency_code}
     if feed.report_date is not None:
         document["report_date"] = feed.report_date.isoformat()
-    document["databases"] = [
+    document[feed.kind.entries_key] = [
         {key: value for key, value in row.items() if key not in skip} for row in feed.rows
     ]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -784,7 +810,8 @@ def write_demo_feeds(out_dir: Path, seed: int = 71) -> list[Path]:
     agencies = list(dict.fromkeys(db.agency_code for db in registry))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for feed in _group_files(_apply_bad_rows(rows), agencies):
+    feeds = _group_files(_apply_bad_rows(rows), agencies) + _dictionary_feeds(registry)
+    for feed in sorted(feeds, key=lambda feed: (feed.delivered_at, feed.name)):
         path = out_dir / feed.name
         path.write_bytes(_file_bytes(feed))
         stamp = feed.delivered_at.timestamp()

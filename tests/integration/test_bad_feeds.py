@@ -39,6 +39,7 @@ ROW_REASONS = {
     "negative_count",
     "updated_exceeds_records",
     "duplicate_database_in_file",
+    "duplicate_field_in_file",
 }
 FILE_REASONS = {"too_large", "bad_format", "bad_encoding", "empty_file", "missing_columns"}
 REJECTED_LINES_PRINTED = 5  # the text report shows the first rejected rows of each file
@@ -65,8 +66,9 @@ def stored_file(url: str, sha256: str) -> dict[str, object] | None:
     with psycopg.connect(url) as conn:
         cursor = conn.execute(
             "select original_name, file_status, file_reason_code, file_reason_message,"
-            " agency_code, extra_columns, rows_received, rows_loaded, rows_rejected,"
+            " agency_code, extra_columns, rows_received, rows_loaded, rows_rejected, feed_kind,"
             " (select count(*) from raw.status_reports s where s.file_id = f.file_id)"
+            " + (select count(*) from raw.field_reports d where d.file_id = f.file_id)"
             "   as loaded_in_table,"
             " (select coalesce(array_agg(array[r.line_number::text, r.reason_code, r.message]"
             "   order by r.line_number), '{}') from raw.rejected_rows r"
@@ -85,20 +87,26 @@ def unaccounted_files(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
             "select f.original_name, f.rows_received, f.rows_loaded, f.rows_rejected,"
-            " (select count(*) from raw.status_reports s where s.file_id = f.file_id),"
-            " (select count(*) from raw.rejected_rows r where r.file_id = f.file_id)"
-            " from raw.feed_files f"
+            " l.n, (select count(*) from raw.rejected_rows r where r.file_id = f.file_id)"
+            " from raw.feed_files f cross join lateral (select"
+            "  (select count(*) from raw.status_reports s where s.file_id = f.file_id)"
+            "  + (select count(*) from raw.field_reports d where d.file_id = f.file_id) as n) l"
             " where f.rows_received <> f.rows_loaded + f.rows_rejected"
-            "  or f.rows_loaded <> (select count(*) from raw.status_reports s"
-            "                       where s.file_id = f.file_id)"
+            "  or f.rows_loaded <> l.n"
             "  or f.rows_rejected <> (select count(*) from raw.rejected_rows r"
             "                         where r.file_id = f.file_id)"
         ).fetchall()
 
 
+def feed_kind(case: dict) -> str:
+    """The feed a corpus file is: `status` unless the case says `fields` (data dictionary)."""
+    return case.get("feed_kind", "status")
+
+
 def where(case: dict, line: int) -> str:
     """How a message points at a row: the CSV line or the JSON array index."""
-    return f"databases[{line}]" if ".json" in case["file"] else f"line {line}"
+    entries = "fields" if feed_kind(case) == "fields" else "databases"
+    return f"{entries}[{line}]" if ".json" in case["file"] else f"line {line}"
 
 
 def test_the_manifest_names_every_corpus_file_once_with_contract_reasons():
@@ -130,6 +138,7 @@ def test_bad_feed_gets_a_clear_answer(tracker_env, clean_raw, case):
     assert stored is not None, f"{case['file']} was not recorded in raw.feed_files"
     assert stored["original_name"] == case["file"]
     assert (stored["file_status"], stored["file_reason_code"]) == (case["outcome"], case["reason"])
+    assert stored["feed_kind"] == (feed_kind(case) if case["outcome"] == "loaded" else None)
     assert stored["rows_received"] == stored["rows_loaded"] + stored["rows_rejected"]
     assert (stored["rows_loaded"], stored["rows_rejected"]) == (
         stored["loaded_in_table"],

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from r71_tracker import demo_feeds
+from r71_tracker import demo_dictionaries, demo_feeds
 from r71_tracker.config import settings
 
 ENUMS = {
@@ -38,6 +38,14 @@ REQUIRED = (
     "process_integrated",
     "connected_national",
     *INTEGER_FIELDS,
+)
+DICTIONARY_REQUIRED = (
+    "report_date",
+    "agency_code",
+    "database_code",
+    "field_name",
+    "field_type",
+    "is_original_source",
 )
 STAGE_RANK = {"not_started": 0, "in_progress": 1, "centralized": 2}
 NAMED = {
@@ -70,9 +78,14 @@ def _read_rows(path: Path) -> list[dict[str, object]]:
     text = unicodedata.normalize("NFC", raw.decode("utf-8-sig"))
     if ".json" in path.name:
         document = json.loads(text)
-        shared = {key: value for key, value in document.items() if key != "databases"}
-        return [{**shared, **entry} for entry in document["databases"]]
+        entries = "fields" if "fields" in document else "databases"
+        shared = {key: value for key, value in document.items() if key != entries}
+        return [{**shared, **entry} for entry in document[entries]]
     return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def _is_dictionary(rows: list[dict[str, object]]) -> bool:
+    return bool(rows) and "field_name" in rows[0]
 
 
 def _boolean(value: object) -> bool | None:
@@ -114,6 +127,32 @@ def _row_problem(row: dict[str, object], owners: dict[str, str], agencies: set[s
     return None
 
 
+def _field_problem(
+    row: dict[str, object], owners: dict[str, str], agencies: set[str]
+) -> str | None:
+    """The contract's reason code for a data-dictionary row (v1.1), or None when it loads."""
+    if any(row.get(name) in (None, "") for name in DICTIONARY_REQUIRED):
+        return "missing_field"
+    if row["agency_code"] not in agencies:
+        return "unknown_agency"
+    if row["database_code"] not in owners:
+        return "unknown_database"
+    if owners[str(row["database_code"])] != row["agency_code"]:
+        return "agency_mismatch"
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(row["report_date"])):
+        return "bad_date"
+    if _boolean(row["is_original_source"]) is None:
+        return "bad_boolean"
+    return None
+
+
+def _normalised(name: str) -> str:
+    """A field name folded to ASCII snake case, written independently of the dbt macro."""
+    folded = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "_", ascii_only.lower()).strip("_")
+
+
 def _stage(row: dict[str, object]) -> str:
     if (
         row["platform_status"] == "operational"
@@ -131,12 +170,19 @@ class LoadedFeeds:
 
     def __init__(self, paths: list[Path]) -> None:
         self.owners, agencies = _registry()
-        self.paths = paths
+        self.paths: list[Path] = []  # status feeds
+        self.dictionary_paths: list[Path] = []
         self.loaded: list[tuple[int, dict[str, object]]] = []
+        self.fields: list[tuple[int, dict[str, object]]] = []
         self.rejected: Counter[str] = Counter()
         self.loaded_per_file: Counter[str] = Counter()
         for order, path in enumerate(paths):
             rows = _read_rows(path)
+            if _is_dictionary(rows):
+                self.dictionary_paths.append(path)
+                self._read_dictionary(order, path, rows, agencies)
+                continue
+            self.paths.append(path)
             keys = Counter((row.get("database_code"), row.get("report_date")) for row in rows)
             for row in rows:
                 problem = _row_problem(row, self.owners, agencies)
@@ -147,6 +193,39 @@ class LoadedFeeds:
                 else:
                     self.loaded.append((order, row))
                     self.loaded_per_file[path.name] += 1
+
+    def _read_dictionary(
+        self, order: int, path: Path, rows: list[dict[str, object]], agencies: set[str]
+    ) -> None:
+        keys = Counter(
+            (row.get("database_code"), row.get("report_date"), str(row.get("field_name")).lower())
+            for row in rows
+        )
+        for row in rows:
+            problem = _field_problem(row, self.owners, agencies)
+            key = (row["database_code"], row["report_date"], str(row["field_name"]).lower())
+            if problem is None and keys[key] > 1:
+                problem = "duplicate_field_in_file"
+            if problem:
+                self.rejected[problem] += 1
+            else:
+                self.fields.append((order, row))
+                self.loaded_per_file[path.name] += 1
+
+    def dictionaries(self, as_of: date) -> dict[str, list[dict[str, object]]]:
+        """Per database: the rows of its latest dictionary <= as_of (the last file on that day)."""
+        latest: dict[str, tuple[str, int]] = {}
+        for order, row in self.fields:
+            day = str(row["report_date"])
+            code = str(row["database_code"])
+            if day <= as_of.isoformat() and (day, order) >= latest.get(code, ("", -1)):
+                latest[code] = (day, order)
+        current: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for order, row in self.fields:
+            code = str(row["database_code"])
+            if latest.get(code) == (str(row["report_date"]), order):
+                current[code].append(row)
+        return dict(current)
 
     def effective_rows(self, as_of: date) -> dict[str, dict[str, object]]:
         """Per database: the loaded row with the latest report_date <= as_of, last file wins."""
@@ -203,13 +282,51 @@ def test_quarantine_catches_the_planned_bad_rows_and_never_a_whole_file(
 ) -> None:
     assert dict(feeds.rejected) == dict(demo_feeds.EXPECTED_BAD_ROWS.by_reason)
     assert sum(feeds.rejected.values()) == demo_feeds.EXPECTED_BAD_ROWS.count
-    assert 5 <= demo_feeds.EXPECTED_BAD_ROWS.count <= 8
-    assert all(feeds.loaded_per_file[path.name] > 0 for path in feeds.paths)
+    assert 8 <= demo_feeds.EXPECTED_BAD_ROWS.count <= 11
+    paths = feeds.paths + feeds.dictionary_paths
+    assert all(feeds.loaded_per_file[path.name] > 0 for path in paths)
+
+
+def _aliases() -> dict[str, str]:
+    seed = settings().seeds_dir / "field_name_aliases.csv"
+    with seed.open(encoding="utf-8", newline="") as handle:
+        return {row["alias"]: row["field_name"] for row in csv.DictReader(handle)}
+
+
+def test_dictionaries_show_duplicated_collection_of_citizen_data(feeds: LoadedFeeds) -> None:
+    """Read independently: who collects each field and who claims to be its original source."""
+    aliases = _aliases()
+    collectors: dict[str, set[str]] = defaultdict(set)
+    claims: dict[str, set[str]] = defaultdict(set)
+    for code, rows in feeds.dictionaries(LATEST).items():
+        for row in rows:
+            name = _normalised(str(row["field_name"]))
+            name = aliases.get(name, name)
+            collectors[name].add(code)
+            if _boolean(row["is_original_source"]):
+                claims[name].add(code)
+    findings = {
+        name: "no_original_source" if not claims[name] else "several_original_sources"
+        for name, codes in collectors.items()
+        if len(codes) > 1 and len(claims[name]) != 1
+    }
+    assert findings == dict(demo_dictionaries.EXPECTED_DUPLICATED_FIELDS)
+    # citizen ID, full name: many collectors, one original source (the population database)
+    for name in ("so_dinh_danh_ca_nhan", "ho_va_ten"):
+        assert len(collectors[name]) >= 10 and claims[name] == {"MPS-POPULATION"}, name
+    # only the latest dictionary counts: VSS's first one also claimed full name
+    first = feeds.dictionaries(demo_dictionaries.DICTIONARY_REPORT_DATE)["VSS-INSURANCE"]
+    assert any(
+        row["field_name"] == "Họ và tên" and _boolean(row["is_original_source"]) for row in first
+    )
 
 
 def test_every_agency_owning_a_database_sends_files_in_every_format(feeds: LoadedFeeds) -> None:
     names = [path.name for path in feeds.paths]
     senders = {name.split("_", 1)[0] for name in names}
+    dictionary = re.compile(r"[A-Z]+_fields_(\d{4}-\d{2}-\d{2})\.(csv|json)(\.gz)?")
+    assert feeds.dictionary_paths
+    assert all(dictionary.fullmatch(path.name) for path in feeds.dictionary_paths)
     assert senders == set(feeds.owners.values())
     assert any(name.endswith(".csv.gz") for name in names)
     assert any(name.endswith(".json.gz") for name in names)

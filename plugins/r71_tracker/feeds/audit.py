@@ -24,11 +24,22 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         " from raw.feed_files where rows_received <> rows_loaded + rows_rejected",
     ),
     (
-        "rows_loaded differs from raw.status_reports",
-        "select format('file %s (%s): rows_loaded %s but %s rows in raw.status_reports',"
-        " f.file_id, f.original_name, f.rows_loaded, coalesce(s.n, 0))"
-        " from raw.feed_files f left join (select file_id, count(*) as n from raw.status_reports"
-        " group by file_id) s using (file_id) where f.rows_loaded <> coalesce(s.n, 0)",
+        "rows_loaded differs from the loaded rows",
+        "select format('file %s (%s): rows_loaded %s but %s rows in %s', f.file_id,"
+        " f.original_name, f.rows_loaded, coalesce(s.n, 0), case f.feed_kind when 'fields'"
+        " then 'raw.field_reports' else 'raw.status_reports' end) from raw.feed_files f"
+        " left join (select file_id, count(*) as n from raw.status_reports group by file_id"
+        " union all select file_id, count(*) from raw.field_reports group by file_id) s"
+        " using (file_id) where f.rows_loaded <> coalesce(s.n, 0)",
+    ),
+    (
+        "rows in the other feed's table",
+        "select format('file %s (%s) is a %s feed but has rows in raw.%s', f.file_id,"
+        " f.original_name, coalesce(f.feed_kind, 'rejected'), t.source) from ("
+        " select distinct 'status_reports' as source, 'status' as kind, file_id"
+        " from raw.status_reports union all select distinct 'field_reports', 'fields', file_id"
+        " from raw.field_reports) t join raw.feed_files f using (file_id)"
+        " where f.feed_kind is distinct from t.kind",
     ),
     (
         "rows_rejected differs from raw.rejected_rows",
@@ -42,15 +53,17 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         "select format('%s row(s) in raw.%s for file %s, which raw.feed_files does not have',"
         " count(*), t.source, t.file_id) from ("
         " select 'status_reports' as source, file_id from raw.status_reports"
+        " union all select 'field_reports', file_id from raw.field_reports"
         " union all select 'rejected_rows', file_id from raw.rejected_rows) t"
         " where not exists (select from raw.feed_files f where f.file_id = t.file_id)"
         " group by t.source, t.file_id",
     ),
     (
         "repeated lines",
-        "select format('file %s line %s: %s rows in raw.status_reports and raw.rejected_rows',"
+        "select format('file %s line %s: %s rows in the loaded and rejected rows',"
         " t.file_id, t.line_number, count(*)) from ("
         " select file_id, line_number from raw.status_reports"
+        " union all select file_id, line_number from raw.field_reports"
         " union all select file_id, line_number from raw.rejected_rows) t"
         " group by t.file_id, t.line_number having count(*) > 1",
     ),

@@ -1,14 +1,16 @@
-"""Feed contract v1: the fields, values and reason codes ministries build against.
+"""Feed contract v1.1: the feeds, fields, values and reason codes ministries build against.
 
 One place for the vocabulary, so the validator, the CLI and the published contract
-(docs/FEED_CONTRACT.md) cannot drift apart. A later version may add fields; v1 files keep loading.
+(docs/FEED_CONTRACT.md) cannot drift apart. v1 defined the status feed; v1.1 adds the optional
+data-dictionary feed (`fields`). v1 files keep loading unchanged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta, timezone
 
-CONTRACT_VERSION = "v1"
+CONTRACT_VERSION = "v1.1"
 
 # Every v1 field, in the order the contract lists them (CSV column order is free).
 FIELDS: tuple[str, ...] = (
@@ -48,7 +50,6 @@ INTEGER_LIMITS: dict[str, int] = {
 }
 
 # JSON layout: agency_code once per file, report_date per file or per entry, entries in `databases`.
-JSON_FILE_KEYS: tuple[str, ...] = ("agency_code", "report_date", "databases")
 JSON_ENTRIES_KEY = "databases"
 
 # Feed file names the tracker reads, and the format each one is.
@@ -61,6 +62,18 @@ FEED_SUFFIXES: dict[str, str] = {
 
 # "Not after the day the file is received": the day as the ministries live it (Vietnam has no DST).
 RECEIVED_DAY_TIMEZONE = timezone(timedelta(hours=7), "ICT")
+
+# v1.1: the data dictionary (`fields` feed): one row per information field a database collects.
+DICTIONARY_FIELDS: tuple[str, ...] = (
+    "report_date",
+    "agency_code",
+    "database_code",
+    "field_name",
+    "field_type",
+    "is_original_source",
+)
+DICTIONARY_BOOLEAN_FIELDS: tuple[str, ...] = ("is_original_source",)
+DICTIONARY_ENTRIES_KEY = "fields"
 
 # Row-level reason codes: the row is quarantined in raw.rejected_rows, the file's other rows load.
 ROW_REASONS: dict[str, str] = {
@@ -80,13 +93,15 @@ ROW_REASONS: dict[str, str] = {
     "updated_exceeds_records": "records_updated_30d is greater than record_count",
     "duplicate_database_in_file": "the file has two or more rows for the same database and "
     "report date; all of them are rejected because the file contradicts itself",
+    "duplicate_field_in_file": "a data dictionary lists the same field (names compared without "
+    "regard to case) twice for one database and report date; all of them are rejected",
 }
 
 # File-level reason codes: the whole file is rejected, nothing from it loads (its bytes are kept).
 FILE_REASONS: dict[str, str] = {
     "too_large": "the file (or its gzip content) is larger than the size limit",
     "bad_format": "the file name is not .csv, .json, .csv.gz or .json.gz, or the content is not "
-    "valid gzip, CSV with a header row, or a JSON object with a databases list",
+    "valid gzip, CSV with a header row, or a JSON object with a databases (or fields) list",
     "bad_encoding": "the text is not UTF-8 (with or without BOM)",
     "empty_file": "the file has no data rows",
     "missing_columns": "required columns (CSV) or file keys (JSON) are missing",
@@ -116,6 +131,85 @@ ROW_CHECK_ORDER: tuple[str, ...] = (
     "updated_exceeds_records",
     "duplicate_database_in_file",
 )
+DICTIONARY_ROW_CHECK_ORDER: tuple[str, ...] = (
+    "malformed_row",
+    "missing_field",
+    "unknown_agency",
+    "agency_mismatch",
+    "unknown_database",
+    "bad_date",
+    "future_date",
+    "bad_boolean",
+    "duplicate_field_in_file",
+)
+
+
+@dataclass(frozen=True)
+class FeedKind:
+    """One feed of the contract: its fields, its JSON list and the raw table its rows load into.
+
+    Which kind a file is comes from its content (the CSV header, the JSON list's key), so a
+    ministry sends both feeds the same way and a v1 status file needs nothing new.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    optional_fields: frozenset[str]
+    boolean_fields: tuple[str, ...]
+    integer_fields: tuple[str, ...]
+    entries_key: str
+    raw_table: str
+    row_check_order: tuple[str, ...]
+    duplicate_reason: str
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(name for name in self.fields if name not in self.optional_fields)
+
+    @property
+    def file_keys(self) -> tuple[str, ...]:
+        """JSON top-level keys: agency_code once, report_date per file or per entry, the list."""
+        return ("agency_code", "report_date", self.entries_key)
+
+
+STATUS_FEED = FeedKind(
+    name="status",
+    fields=FIELDS,
+    optional_fields=OPTIONAL_FIELDS,
+    boolean_fields=BOOLEAN_FIELDS,
+    integer_fields=INTEGER_FIELDS,
+    entries_key=JSON_ENTRIES_KEY,
+    raw_table="raw.status_reports",
+    row_check_order=ROW_CHECK_ORDER,
+    duplicate_reason="duplicate_database_in_file",
+)
+DICTIONARY_FEED = FeedKind(
+    name="fields",
+    fields=DICTIONARY_FIELDS,
+    optional_fields=frozenset(),
+    boolean_fields=DICTIONARY_BOOLEAN_FIELDS,
+    integer_fields=(),
+    entries_key=DICTIONARY_ENTRIES_KEY,
+    raw_table="raw.field_reports",
+    row_check_order=DICTIONARY_ROW_CHECK_ORDER,
+    duplicate_reason="duplicate_field_in_file",
+)
+FEED_KINDS: tuple[FeedKind, ...] = (STATUS_FEED, DICTIONARY_FEED)
+FEED_KINDS_BY_NAME: dict[str, FeedKind] = {kind.name: kind for kind in FEED_KINDS}
+
+
+def kind_of_columns(columns: list[str]) -> FeedKind:
+    """A CSV header with `field_name` and without `platform_status` is a data dictionary."""
+    if "field_name" in columns and "platform_status" not in columns:
+        return DICTIONARY_FEED
+    return STATUS_FEED
+
+
+def kind_of_document(document: dict) -> FeedKind:
+    """A JSON object with a `fields` key and no `databases` key is a data dictionary."""
+    if DICTIONARY_ENTRIES_KEY in document and JSON_ENTRIES_KEY not in document:
+        return DICTIONARY_FEED
+    return STATUS_FEED
 
 
 def describe(reason_code: str) -> str:

@@ -21,10 +21,7 @@ from typing import TextIO
 from r71_tracker import database
 from r71_tracker.feeds import contract
 from r71_tracker.feeds.readers import FileProblem
-from r71_tracker.feeds.validation import (
-    RowRejection,
-    ValidRow,
-)
+from r71_tracker.feeds.validation import RowRejection
 
 LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
 MAX_RAW_RECORD_CHARS = 10_000
@@ -42,6 +39,7 @@ class FileReport:
     sha256: str | None = None
     size_bytes: int | None = None
     feed_format: str | None = None
+    feed_kind: str | None = None  # 'status' or 'fields'; None when rejected before it was read
     file_id: int | None = None
     agency_code: str | None = None
     received_at: datetime | None = None
@@ -104,24 +102,6 @@ def _row_message(name: str, rejection: RowRejection) -> str:
     return f"{name} {rejection.location}: {rejection.reason_code}: {rejection.detail}"
 
 
-def _row_values(file_id: int, row: ValidRow) -> tuple[object, ...]:
-    return (
-        file_id,
-        row.line_number,
-        row.report_date,
-        row.agency_code,
-        row.database_code,
-        row.platform_status,
-        row.data_status,
-        row.process_integrated,
-        row.connected_national,
-        row.record_count,
-        row.records_updated_30d,
-        row.consumer_agencies,
-        row.notes,
-    )
-
-
 def ingest_paths(
     paths: list[Path], url: str | None = None, progress: bool | None = None
 ) -> list[FileReport]:
@@ -179,8 +159,10 @@ def _summary_line(report: FileReport) -> str:
     if report.outcome == DUPLICATE:
         return f"duplicate {report.message or report.original_name}"
     reasons = ", ".join(f"{code} {count}" for code, count in report.rejected_by_reason.items())
+    agency = report.agency_code or "no valid agency"
+    what = f"{agency} data dictionary" if report.feed_kind == "fields" else agency
     line = (
-        f"loaded    {report.original_name} ({report.agency_code or 'no valid agency'}):"
+        f"loaded    {report.original_name} ({what}):"
         f" {report.rows_received} rows received, {report.rows_loaded} loaded,"
         f" {report.rows_rejected} rejected{f' ({reasons})' if reasons else ''}{file_ref}"
     )

@@ -22,6 +22,7 @@ import contextlib
 import csv
 import hashlib
 import json
+import operator
 import os
 import queue
 import re
@@ -56,7 +57,6 @@ from r71_tracker.feeds.ingest import (
     _expand,
     _file_message,
     _row_message,
-    _row_values,
     _storable,
 )
 from r71_tracker.feeds.readers import (
@@ -71,6 +71,7 @@ from r71_tracker.feeds.readers import (
 )
 from r71_tracker.feeds.validation import (
     AgencyContext,
+    LoadedRow,
     RowProblem,
     RowRejection,
     ValidRow,
@@ -84,6 +85,7 @@ CHUNK_BYTES = 1024 * 1024
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024  # compressed chunks beyond this wait in a temporary file
 DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
 ID_BLOCK = 64
+SET_BASED_MIN_SERVER_VERSION = 160000  # pg_input_is_valid; older servers use the Python rules
 SMALL_FILES_IN_FLIGHT = 16  # small files sent before waiting for their answers
 # Python's str.strip() whitespace (every character whose isspace() is true; a unit test checks
 # the list), so SQL trims exactly what validation.normalise_text trims.
@@ -105,18 +107,31 @@ _INSERT_FILE = """
 insert into raw.feed_files (
     file_id, sha256, original_name, size_bytes, feed_format, agency_code, file_status,
     file_reason_code, file_reason_message, rows_received, rows_loaded, rows_rejected,
-    extra_columns, received_at
+    extra_columns, received_at, feed_kind
 ) overriding system value
 select %(file_id)s, %(sha256)s, %(name)s, %(size)s, %(format)s, %(agency)s, %(status)s,
     %(reason)s, %(message)s, %(received)s, %(loaded)s, %(rejected)s, %(extra)s::text[],
-    %(received_at)s
+    %(received_at)s, %(kind)s
 where not exists (select from raw.feed_files where sha256 = %(sha256)s)
 returning file_id
 """
-# A small file in one statement: the file row (unless these bytes are known), then, only if it was
-# inserted, its bytes, loaded rows and quarantined rows (data-modifying CTEs reading `f`). Rows
-# travel as one JSON text each way: adapting a dozen arrays per file cost more than the insert.
-_INSERT_SMALL_FILE = f"""
+# The raw columns of each feed kind (after file_id), as json_to_recordset reads them.
+_RAW_COLUMN_TYPES: dict[str, str] = {
+    "status": """line_number integer, report_date date, agency_code text, database_code text,
+        platform_status text, data_status text, process_integrated boolean,
+        connected_national boolean, record_count bigint, records_updated_30d bigint,
+        consumer_agencies integer, notes text""",
+    "fields": """line_number integer, report_date date, agency_code text, database_code text,
+        field_name text, field_type text, is_original_source boolean""",
+}
+
+
+def _insert_small_file(kind: contract.FeedKind) -> str:
+    """A small file in one statement: the file row (unless these bytes are known), then, only if
+    it was inserted, its bytes, loaded rows and quarantined rows (data-modifying CTEs reading `f`).
+    Rows travel as one JSON text each way: adapting a dozen arrays per file cost more than the
+    insert."""
+    return f"""
 with f as ({_INSERT_FILE}),
 chunks as (
     insert into raw.feed_file_chunks (sha256, chunk_number, compressed)
@@ -125,18 +140,9 @@ chunks as (
     on conflict do nothing
 ),
 loaded as (
-    insert into raw.status_reports (
-        file_id, line_number, report_date, agency_code, database_code, platform_status,
-        data_status, process_integrated, connected_national, record_count, records_updated_30d,
-        consumer_agencies, notes
-    )
+    insert into {kind.raw_table} (file_id, line_number, {", ".join(kind.fields)})
     select f.file_id, r.*
-    from f, json_to_recordset(%(rows_json)s::json) as r (
-        line_number integer, report_date date, agency_code text, database_code text,
-        platform_status text, data_status text, process_integrated boolean,
-        connected_national boolean, record_count bigint, records_updated_30d bigint,
-        consumer_agencies integer, notes text
-    )
+    from f, json_to_recordset(%(rows_json)s::json) as r ({_RAW_COLUMN_TYPES[kind.name]})
 ),
 quarantined as (
     insert into raw.rejected_rows (file_id, line_number, reason_code, message, raw_record)
@@ -147,13 +153,17 @@ quarantined as (
 )
 select file_id from f
 """
-_COPY_ROWS = """
-copy raw.status_reports (
-    file_id, line_number, report_date, agency_code, database_code, platform_status, data_status,
-    process_integrated, connected_national, record_count, records_updated_30d, consumer_agencies,
-    notes
-) from stdin
-"""
+
+
+_INSERT_SMALL_FILE = {kind.name: _insert_small_file(kind) for kind in contract.FEED_KINDS}
+_COPY_ROWS = {
+    kind.name: f"copy {kind.raw_table} (file_id, line_number, {', '.join(kind.fields)}) from stdin"
+    for kind in contract.FEED_KINDS
+}
+# A loaded row's values in its raw table's column order (after file_id).
+_ROW_VALUES = {
+    kind.name: operator.attrgetter("line_number", *kind.fields) for kind in contract.FEED_KINDS
+}
 _COPY_REJECTED = """
 copy raw.rejected_rows (file_id, line_number, reason_code, message, raw_record) from stdin
 """
@@ -329,6 +339,7 @@ class Loader:
             "rejected": report.rows_rejected,
             "extra": [_storable(column) for column in report.extra_columns],
             "received_at": report.received_at,
+            "kind": report.feed_kind,
         }
 
     def _duplicate(self, report: FileReport, existing: tuple | None) -> FileReport:
@@ -351,18 +362,20 @@ class Loader:
     def _reject(self, report: FileReport, problem: FileProblem) -> None:
         report.outcome, report.reason_code = REJECTED, problem.reason_code
         report.message = _storable(_file_message(report.original_name, problem))
-        report.agency_code, report.extra_columns = None, []
+        report.agency_code, report.extra_columns, report.feed_kind = None, [], None
         report.rows_received = report.rows_loaded = report.rows_rejected = 0
         report.rejected_by_reason, report.rejected_samples = {}, []
 
     def _account(
         self,
         report: FileReport,
+        feed: CsvFeed | JsonFeed,
         agency: str | None,
-        extra: list[str],
         loaded: int,
         rejections: list[RowRejection],
     ) -> None:
+        report.feed_kind = feed.kind.name
+        extra = feed.extra_columns
         report.agency_code = agency if agency in self.registry.agency_codes else None
         report.extra_columns = list(extra)
         report.rows_loaded, report.rows_rejected = loaded, len(rejections)
@@ -381,15 +394,15 @@ class Loader:
 
     def _judge_small(self, report: FileReport, content: bytes) -> dict[str, object]:
         """The Python rules over a small file: the parameters of its one statement."""
-        valid: list[ValidRow] = []
+        valid: list[LoadedRow] = []
         rejections: list[RowRejection] = []
         try:
             report.feed_format = check_whole_file(report.original_name, content, self.max_bytes)
             feed = open_feed(content, report.feed_format)
             context = feed.new_agency_context()
             for result in _judged(feed, self.registry, self._received_day(report), context):
-                (valid if isinstance(result, ValidRow) else rejections).append(result)
-            self._account(report, context.file_agency, feed.extra_columns, len(valid), rejections)
+                (rejections if isinstance(result, RowRejection) else valid).append(result)
+            self._account(report, feed, context.file_agency, len(valid), rejections)
         except FileProblem as problem:
             valid, rejections = [], []
             self._reject(report, problem)
@@ -398,7 +411,7 @@ class Loader:
         ]
         return {
             "chunks": chunks,
-            "rows_json": _rows_json(valid),
+            "rows_json": _rows_json(report.feed_kind, valid),
             "rejected_json": _rejected_json(report, rejections),
         }
 
@@ -407,7 +420,8 @@ class Loader:
         conn = self.conn
         conn.execute("begin")
         conn.execute(_LOCK, (lock_key(report.sha256 or ""),))
-        inserted = conn.execute(_INSERT_SMALL_FILE, {**self._file_params(report), **judged})
+        statement = _INSERT_SMALL_FILE[report.feed_kind or contract.STATUS_FEED.name]
+        inserted = conn.execute(statement, {**self._file_params(report), **judged})
         conn.execute("commit")
         return inserted
 
@@ -519,22 +533,27 @@ class Loader:
         context = feed.new_agency_context()
         rejections: list[RowRejection] = []
         loaded = 0
-        with self.conn.cursor().copy(_COPY_ROWS) as copy:
-            for result in _judged(feed, self.registry, self._received_day(report), context):
-                if isinstance(result, ValidRow):
-                    copy.write_row(_row_values(report.file_id or 0, result))
-                    loaded += 1
-                else:
+        values = _ROW_VALUES[feed.kind.name]
+        file_id = report.file_id or 0
+        results = _judged(feed, self.registry, self._received_day(report), context)
+        with self.conn.cursor().copy(_COPY_ROWS[feed.kind.name]) as copy:
+            for result in results:
+                if isinstance(result, RowRejection):
                     rejections.append(result)
+                else:
+                    copy.write_row((file_id, *values(result)))
+                    loaded += 1
         self._copy_rejected(report, rejections)
-        self._account(report, context.file_agency, feed.extra_columns, loaded, rejections)
+        self._account(report, feed, context.file_agency, loaded, rejections)
 
     def _copy_rows(self, report: FileReport, rows: list[ValidRow]) -> None:
+        """Status rows the Python rules accepted after the Arrow or SQL path set them aside."""
         if not rows:
             return
-        with self.conn.cursor().copy(_COPY_ROWS) as copy:
+        values = _ROW_VALUES[contract.STATUS_FEED.name]
+        with self.conn.cursor().copy(_COPY_ROWS[contract.STATUS_FEED.name]) as copy:
             for row in rows:
-                copy.write_row(_row_values(report.file_id or 0, row))
+                copy.write_row((report.file_id or 0, *values(row)))
 
     def _copy_rejected(self, report: FileReport, rejections: list[RowRejection]) -> None:
         if not rejections:
@@ -551,7 +570,7 @@ class Loader:
             return False
         try:
             feed = CsvFeed.open(path, feed_format or "")
-            if feed.extra_columns or "" in feed.columns:
+            if feed.kind is not contract.STATUS_FEED or feed.extra_columns or "" in feed.columns:
                 return False
             file_agency, agency_at = _file_agency(feed, self.registry)
         except (FileProblem, ValueError, OSError, EOFError, zlib.error, csv.Error):
@@ -621,7 +640,7 @@ class Loader:
             self._copy_rows(report, more)
             loaded += len(more)
             self._copy_rejected(report, rejections)
-        self._account(report, file_agency, [], loaded, rejections)
+        self._account(report, feed, file_agency, loaded, rejections)
 
     def _ensure_registry_table(self) -> None:
         """The registry as TEMP tables for the SQL rules (once per connection)."""
@@ -648,6 +667,10 @@ class Loader:
         """Stage and judge a CSV in SQL; False (nothing written) when it must go the Python way."""
         assert report.feed_format is not None
         feed = CsvFeed.open(path, report.feed_format)
+        if feed.kind is not contract.STATUS_FEED:
+            return False  # data dictionaries are small; the streamed Python rules judge them
+        if self.conn.info.server_version < SET_BASED_MIN_SERVER_VERSION:
+            return False  # the SQL rules need pg_input_is_valid (PostgreSQL 16)
         columns = feed.columns
         conn = self.conn
         self._ensure_registry_table()
@@ -791,7 +814,7 @@ class Loader:
             self._copy_rejected(report, rejections)
         if loaded + len(rejections) == 0:
             raise FileProblem("empty_file", "the file has a header row but no data rows")
-        self._account(report, file_agency, feed.extra_columns, loaded, rejections)
+        self._account(report, feed, file_agency, loaded, rejections)
 
 
 def _warm_up_fast_path(files: list[Path], min_set_based: int) -> None:
@@ -995,44 +1018,38 @@ def _clean_rows(
 
 def _judged(
     feed: CsvFeed | JsonFeed, registry: Registry, received_day: date, context: AgencyContext
-) -> Iterator[ValidRow | RowRejection]:
-    """Every record judged by the Python rules (two passes: duplicate keys, then the rules)."""
+) -> Iterator[LoadedRow | RowRejection]:
+    """Every record judged by the Python rules, in two passes. The first (keys the file repeats;
+    empty_file) runs when this is called, before the caller opens a COPY that a FileProblem
+    would abort; the second runs as the result is iterated."""
     counts: Counter[str] = Counter()
     first_seen: dict[str, str] = {}
     records = 0
     for record in feed.records():
         records += 1
-        key = duplicate_key(record)
+        key = duplicate_key(record, feed.kind)
         if key is not None:
             counts[key] += 1
             first_seen.setdefault(key, record.location)
     if records == 0:
         raise FileProblem("empty_file", "the file has a header row but no data rows")
     repeated = {key: (count, first_seen[key]) for key, count in counts.items() if count > 1}
-    for record in feed.records():
-        yield validate_record(record, registry, received_day, context, repeated)
+    return (
+        validate_record(record, registry, received_day, context, repeated, feed.kind)
+        for record in feed.records()
+    )
 
 
-def _rows_json(rows: list[ValidRow]) -> str:
+def _rows_json(kind_name: str | None, rows: list[LoadedRow]) -> str:
+    """Loaded rows as one JSON array of objects named like the raw table's columns."""
+    if not rows:
+        return "[]"
+    names = ("line_number", *contract.FEED_KINDS_BY_NAME[kind_name or "status"].fields)
+    values = _ROW_VALUES[kind_name or "status"]
     return json.dumps(
-        [
-            {
-                "line_number": row.line_number,
-                "report_date": row.report_date.isoformat(),
-                "agency_code": row.agency_code,
-                "database_code": row.database_code,
-                "platform_status": row.platform_status,
-                "data_status": row.data_status,
-                "process_integrated": row.process_integrated,
-                "connected_national": row.connected_national,
-                "record_count": row.record_count,
-                "records_updated_30d": row.records_updated_30d,
-                "consumer_agencies": row.consumer_agencies,
-                "notes": row.notes,
-            }
-            for row in rows
-        ],
+        [dict(zip(names, values(row), strict=True)) for row in rows],
         ensure_ascii=False,
+        default=date.isoformat,
     )
 
 

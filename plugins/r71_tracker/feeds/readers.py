@@ -161,8 +161,8 @@ def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None
 
 
 def _header_hint(columns: list[str]) -> str:
-    """Why a header matches no v1 field, when the cause is a common one."""
-    if set(contract.FIELDS) & set(columns):
+    """Why a header matches no contract field, when the cause is a common one."""
+    if {name for kind in contract.FEED_KINDS for name in kind.fields} & set(columns):
         return ""
     if len(columns) == 1 and (";" in columns[0] or "\t" in columns[0]):
         return "; columns must be separated by commas"
@@ -176,6 +176,7 @@ class CsvFeed:
     content: Source
     feed_format: str
     columns: list[str]
+    kind: contract.FeedKind
     extra_columns: list[str] = field(default_factory=list)
 
     @classmethod
@@ -196,16 +197,18 @@ class CsvFeed:
                 f"column(s) named twice in the header: {', '.join(repeated)}",
                 "line 1",
             )
-        missing = [name for name in contract.REQUIRED_FIELDS if name not in columns]
+        kind = contract.kind_of_columns(columns)
+        missing = [name for name in kind.required_fields if name not in columns]
         if missing:
             hint = _header_hint(columns)
+            what = " of a data dictionary (fields feed)" if kind is contract.DICTIONARY_FEED else ""
             raise FileProblem(
                 "missing_columns",
-                f"required column(s) missing: {', '.join(missing)}{hint}",
+                f"required column(s){what} missing: {', '.join(missing)}{hint}",
                 "line 1",
             )
-        extra = [name for name in named if name not in contract.FIELDS]
-        return cls(content, feed_format, columns, extra[:MAX_LISTED_EXTRA_COLUMNS])
+        extra = [name for name in named if name not in kind.fields]
+        return cls(content, feed_format, columns, kind, extra[:MAX_LISTED_EXTRA_COLUMNS])
 
     def new_agency_context(self) -> AgencyContext:
         return AgencyContext()
@@ -292,12 +295,14 @@ def _may_be_unstorable(raw_text: str) -> bool:
 
 @dataclass
 class JsonFeed:
-    """A JSON feed: one object with agency_code, an optional report_date and a databases list."""
+    """A JSON feed: one object with agency_code, an optional report_date and a databases list
+    (status feed) or a fields list (data dictionary)."""
 
     feed_format: str
     entries: list[object]
     agency: str | None
     report_date: object
+    kind: contract.FeedKind
     extra_columns: list[str] = field(default_factory=list)
 
     @classmethod
@@ -314,25 +319,29 @@ class JsonFeed:
             raise FileProblem("bad_format", "JSON nested too deeply") from None
         if not isinstance(document, dict):
             raise FileProblem(
-                "bad_format", "the top level must be a JSON object with agency_code and databases"
+                "bad_format",
+                "the top level must be a JSON object with agency_code and databases (or fields)",
             )
+        kind = contract.kind_of_document(document)
         try:
             agency = text_value(document.get("agency_code"), "agency_code")
         except RowProblem:
             raise FileProblem("bad_format", "agency_code must be a single text value") from None
+        key = kind.entries_key
         missing = [name for name in ("agency_code",) if agency is None]
-        missing += [contract.JSON_ENTRIES_KEY] if contract.JSON_ENTRIES_KEY not in document else []
+        if key not in document:
+            missing.append(f"{key} (or {contract.DICTIONARY_ENTRIES_KEY}, for a data dictionary)")
         if missing:
             raise FileProblem("missing_columns", f"file key(s) missing: {', '.join(missing)}")
-        entries = document[contract.JSON_ENTRIES_KEY]
+        entries = document[key]
         if not isinstance(entries, list):
-            raise FileProblem("bad_format", "databases must be a JSON array of objects")
+            raise FileProblem("bad_format", f"{key} must be a JSON array of objects")
         if not entries:
-            raise FileProblem("empty_file", "the databases list is empty")
-        extra = [key for key in document if key not in contract.JSON_FILE_KEYS]
+            raise FileProblem("empty_file", f"the {key} list is empty")
+        extra = [name for name in document if name not in kind.file_keys]
         for entry in entries:
             if isinstance(entry, dict):
-                extra += [key for key in entry if key not in contract.FIELDS and key not in extra]
+                extra += [name for name in entry if name not in kind.fields and name not in extra]
             if len(extra) >= MAX_LISTED_EXTRA_COLUMNS:
                 break
         return cls(
@@ -340,6 +349,7 @@ class JsonFeed:
             entries,
             agency,
             document.get("report_date"),
+            kind,
             extra[:MAX_LISTED_EXTRA_COLUMNS],
         )
 
@@ -349,7 +359,7 @@ class JsonFeed:
     def records(self) -> Iterator[RawRecord]:
         """Entries in array order; an entry's own report_date or agency_code beats the file's."""
         for index, entry in enumerate(self.entries):
-            location = f"databases[{index}]"
+            location = f"{self.kind.entries_key}[{index}]"
             raw_text = json.dumps(entry, ensure_ascii=False)
             if not isinstance(entry, dict):
                 kind = type(entry).__name__ if entry is not None else "null"

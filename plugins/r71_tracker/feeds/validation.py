@@ -1,4 +1,4 @@
-"""Row rules of feed contract v1: pure functions from one raw record to a typed row or a reason.
+"""Row rules of feed contract v1.1: pure functions from one raw record to a typed row or a reason.
 
 No I/O here, so every rule is unit-tested without files or a database. A row is rejected for the
 first rule it breaks, in contract.ROW_CHECK_ORDER.
@@ -65,6 +65,31 @@ class ValidRow:
     @property
     def duplicate_key(self) -> str:
         return f"{self.database_code}\x1f{self.report_date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class ValidFieldRow:
+    """A data-dictionary row that passed every rule, ready for raw.field_reports."""
+
+    line_number: int
+    report_date: date
+    agency_code: str
+    database_code: str
+    field_name: str
+    field_type: str
+    is_original_source: bool
+
+    @property
+    def duplicate_key(self) -> str:
+        return _field_key(self.database_code, self.report_date, self.field_name)
+
+
+LoadedRow = ValidRow | ValidFieldRow
+
+
+def _field_key(database: str, report_date: date, field_name: str) -> str:
+    """Field names compare without regard to case: `Họ tên` twice is one field listed twice."""
+    return f"{database}\x1f{report_date.isoformat()}\x1f{field_name.casefold()}"
 
 
 @dataclass(frozen=True)
@@ -161,12 +186,14 @@ def parse_integer(value: object, name: str) -> int:
     return number
 
 
-def _required_texts(values: Mapping[str, object]) -> dict[str, str]:
+def _required_texts(
+    values: Mapping[str, object], kind: contract.FeedKind = contract.STATUS_FEED
+) -> dict[str, str]:
     texts: dict[str, str] = {}
     missing: list[str] = []
-    for name in contract.REQUIRED_FIELDS:
+    for name in kind.required_fields:
         raw = values.get(name)
-        if name in contract.BOOLEAN_FIELDS or name in contract.INTEGER_FIELDS:
+        if name in kind.boolean_fields or name in kind.integer_fields:
             present = raw is not None and not (isinstance(raw, str) and not raw.strip())
             if isinstance(raw, dict | list):
                 raise RowProblem("malformed_row", f"{name} must be a single value")
@@ -230,15 +257,19 @@ def _check_counts(values: Mapping[str, object]) -> dict[str, int]:
     return counts
 
 
-def _typed_row(
-    record: RawRecord, registry: Registry, received_day: date, context: AgencyContext
-) -> ValidRow:
+def _checked_texts(
+    record: RawRecord,
+    kind: contract.FeedKind,
+    registry: Registry,
+    received_day: date,
+    context: AgencyContext,
+) -> tuple[Mapping[str, object], dict[str, str], date]:
+    """The rules both feeds share: readable, complete, the file's agency, a real past date."""
     values = record.values
     if values is None:
         raise RowProblem("malformed_row", record.problem or "the row cannot be read")
-    texts = _required_texts(values)
-    agency, database = texts["agency_code"], texts["database_code"]
-    _check_agency(agency, database, registry, context, record.location)
+    texts = _required_texts(values, kind)
+    _check_agency(texts["agency_code"], texts["database_code"], registry, context, record.location)
     report_date = parse_date(texts["report_date"])
     if report_date is None:
         raise RowProblem(
@@ -249,6 +280,15 @@ def _typed_row(
             "future_date",
             f"report_date {report_date} is after the day the file was received ({received_day})",
         )
+    return values, texts, report_date
+
+
+def _typed_row(
+    record: RawRecord, registry: Registry, received_day: date, context: AgencyContext
+) -> ValidRow:
+    values, texts, report_date = _checked_texts(
+        record, contract.STATUS_FEED, registry, received_day, context
+    )
     for name, allowed in contract.ENUM_VALUES.items():
         if texts[name] not in allowed:
             raise RowProblem(
@@ -259,8 +299,8 @@ def _typed_row(
     return ValidRow(
         line_number=record.line_number,
         report_date=report_date,
-        agency_code=agency,
-        database_code=database,
+        agency_code=texts["agency_code"],
+        database_code=texts["database_code"],
         platform_status=texts["platform_status"],
         data_status=texts["data_status"],
         process_integrated=flags["process_integrated"],
@@ -272,20 +312,40 @@ def _typed_row(
     )
 
 
+def _typed_field_row(
+    record: RawRecord, registry: Registry, received_day: date, context: AgencyContext
+) -> ValidFieldRow:
+    values, texts, report_date = _checked_texts(
+        record, contract.DICTIONARY_FEED, registry, received_day, context
+    )
+    return ValidFieldRow(
+        line_number=record.line_number,
+        report_date=report_date,
+        agency_code=texts["agency_code"],
+        database_code=texts["database_code"],
+        field_name=texts["field_name"],
+        field_type=texts["field_type"],
+        is_original_source=parse_boolean(values.get("is_original_source"), "is_original_source"),
+    )
+
+
 def validate_record(
     record: RawRecord,
     registry: Registry,
     received_day: date,
     context: AgencyContext,
     duplicate_keys: Mapping[str, tuple[int, str]] | None = None,
-) -> ValidRow | RowRejection:
-    """Apply every row rule to one record.
+    kind: contract.FeedKind = contract.STATUS_FEED,
+) -> LoadedRow | RowRejection:
+    """Apply every row rule of the file's feed kind to one record.
 
-    `duplicate_keys` maps a (database, report date) key that occurs more than once in the file to
-    (its count, where it first occurs); rows with such a key are all rejected.
+    `duplicate_keys` maps a key that occurs more than once in the file ((database, report date)
+    for status rows; (database, report date, field) for dictionary rows) to (its count, where it
+    first occurs); rows with such a key are all rejected.
     """
+    typed = _typed_field_row if kind is contract.DICTIONARY_FEED else _typed_row
     try:
-        row = _typed_row(record, registry, received_day, context)
+        row = typed(record, registry, received_day, context)
     except RowProblem as problem:
         return RowRejection(
             record.line_number,
@@ -297,27 +357,38 @@ def validate_record(
     repeated = (duplicate_keys or {}).get(row.duplicate_key)
     if repeated is not None:
         count, first = repeated
+        what = f"{row.database_code} for {row.report_date}"
+        if isinstance(row, ValidFieldRow):
+            what = f"field {_shown(row.field_name)} of {what}"
         return RowRejection(
             record.line_number,
             record.location,
-            "duplicate_database_in_file",
-            f"{row.database_code} for {row.report_date} appears {count} times in this file"
-            f" (first at {first}); all of them are rejected",
+            kind.duplicate_reason,
+            f"{what} appears {count} times in this file (first at {first});"
+            " all of them are rejected",
             record.raw_text,
         )
     return row
 
 
-def duplicate_key(record: RawRecord) -> str | None:
-    """The (database, report date) key of a record whose two fields are readable, else None."""
+def duplicate_key(record: RawRecord, kind: contract.FeedKind = contract.STATUS_FEED) -> str | None:
+    """The key a file must not repeat, when its fields are readable, else None: (database,
+    report date) for a status row, plus the field name for a dictionary row."""
     if record.values is None:
         return None
     try:
         database = text_value(record.values.get("database_code"), "database_code")
         report_text = text_value(record.values.get("report_date"), "report_date")
+        field_name = (
+            text_value(record.values.get("field_name"), "field_name")
+            if kind is contract.DICTIONARY_FEED
+            else ""
+        )
     except RowProblem:
         return None
     report_date = parse_date(report_text) if report_text else None
-    if not database or report_date is None:
+    if not database or report_date is None or field_name is None:
         return None
+    if kind is contract.DICTIONARY_FEED:
+        return _field_key(database, report_date, field_name)
     return f"{database}\x1f{report_date.isoformat()}"

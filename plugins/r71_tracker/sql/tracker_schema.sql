@@ -20,12 +20,19 @@ create table if not exists raw.feed_files (
     rows_rejected integer not null check (rows_rejected >= 0),
     extra_columns text [] not null default '{}',
     received_at timestamptz not null default now(),
+    feed_kind text check (feed_kind in ('status', 'fields')),
     constraint rows_accounted check (rows_received = rows_loaded + rows_rejected),
     constraint rejected_file_has_reason check (
         file_status = 'loaded' or file_reason_code is not null
     )
 );
 
+
+-- Which feed a file is (v1.1): `status` or `fields` (the data dictionary); null when the file was
+-- rejected before its kind could be read. Files received before v1.1 are status feeds.
+alter table raw.feed_files add column if not exists feed_kind text default 'status'
+check (feed_kind in ('status', 'fields'));
+alter table raw.feed_files alter column feed_kind drop default;
 
 -- A received file's bytes, verbatim, addressed by content: chunk_number 0, 1, ... each an
 -- independent gzip member (level 1) of up to 1 MiB of the file, so the file is the concatenation
@@ -58,6 +65,20 @@ create table if not exists raw.status_reports (
     records_updated_30d bigint not null,
     consumer_agencies integer not null,
     notes text
+);
+
+-- Feed contract v1.1: one row per loaded data-dictionary row (the `fields` feed): an information
+-- field a database collects, as of report_date, and whether that database is its original source.
+-- Same guarantees and same shape as raw.status_reports (no index, one transaction per file).
+create table if not exists raw.field_reports (
+    file_id bigint not null,
+    line_number integer not null,
+    report_date date not null,
+    agency_code text not null,
+    database_code text not null,
+    field_name text not null,
+    field_type text not null,
+    is_original_source boolean not null
 );
 
 -- One row per quarantined row: the file, the line (CSV line or JSON array index), the reason.

@@ -24,10 +24,22 @@ BRIEF_ROW_CODES = {
     "malformed_row",
 }
 BRIEF_FILE_CODES = {"bad_encoding", "bad_format", "missing_columns", "empty_file", "too_large"}
+# v1.1 (data dictionary): the row rules the fields feed shares, and its own duplicate rule.
+DICTIONARY_ROW_CODES = {
+    "malformed_row",
+    "missing_field",
+    "unknown_agency",
+    "agency_mismatch",
+    "unknown_database",
+    "bad_date",
+    "future_date",
+    "bad_boolean",
+    "duplicate_field_in_file",
+}
 
 
 def test_every_contract_reason_code_has_a_one_line_description():
-    assert set(contract.ROW_REASONS) == BRIEF_ROW_CODES
+    assert set(contract.ROW_REASONS) == BRIEF_ROW_CODES | DICTIONARY_ROW_CODES
     assert set(contract.FILE_REASONS) == BRIEF_FILE_CODES
     for code, text in contract.REASONS.items():
         assert text and "\n" not in text, code
@@ -36,6 +48,48 @@ def test_every_contract_reason_code_has_a_one_line_description():
 
 def test_row_check_order_covers_every_row_code_once():
     assert sorted(contract.ROW_CHECK_ORDER) == sorted(BRIEF_ROW_CODES)
+    assert sorted(contract.DICTIONARY_ROW_CHECK_ORDER) == sorted(DICTIONARY_ROW_CODES)
+
+
+def test_dictionary_feed_has_the_v1_1_fields_all_required():
+    kind = contract.DICTIONARY_FEED
+    assert kind.fields == (
+        "report_date",
+        "agency_code",
+        "database_code",
+        "field_name",
+        "field_type",
+        "is_original_source",
+    )
+    assert kind.required_fields == kind.fields
+    assert (kind.entries_key, kind.raw_table) == ("fields", "raw.field_reports")
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (list(contract.FIELDS), "status"),
+        (list(contract.DICTIONARY_FIELDS), "fields"),
+        (["database_code", "field_name"], "fields"),  # then missing_columns names the rest
+        ([*contract.FIELDS, "field_name"], "status"),  # an extra column on a status feed
+        (["report_date"], "status"),
+    ],
+)
+def test_a_csv_header_says_which_feed_it_is(columns, expected):
+    assert contract.kind_of_columns(columns).name == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({"agency_code": "MOJ", "databases": []}, "status"),
+        ({"agency_code": "MOJ", "fields": []}, "fields"),
+        ({"agency_code": "MOJ", "databases": [], "fields": []}, "status"),
+        ({"agency_code": "MOJ"}, "status"),
+    ],
+)
+def test_a_json_document_says_which_feed_it_is(document, expected):
+    assert contract.kind_of_document(document).name == expected
 
 
 def test_fields_are_the_v1_fields_with_only_notes_optional():

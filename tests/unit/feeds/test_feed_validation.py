@@ -1,4 +1,4 @@
-"""Row rules of contract v1, one record at a time (no files, no database)."""
+"""Row rules of contract v1.1 (status and dictionary rows), one record at a time, no database."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from datetime import date
 import pytest
 from conftest import VALID_MOJ_ROW
 
+from r71_tracker.feeds import contract
 from r71_tracker.feeds.validation import (
     AgencyContext,
     RawRecord,
     RowProblem,
     RowRejection,
+    ValidFieldRow,
     ValidRow,
     duplicate_key,
     parse_boolean,
@@ -182,3 +184,69 @@ def test_json_values_are_accepted_natively(registry):
     assert isinstance(result, ValidRow)
     assert (result.connected_national, result.records_updated_30d) == (False, 3)
     assert _validate(registry, record_count={"n": 1}).reason_code == "malformed_row"
+
+
+# -- v1.1 data dictionary (fields feed) ------------------------------------------------------------
+
+GOOD_FIELD = {
+    "report_date": "2025-12-01",
+    "agency_code": "MOJ",
+    "database_code": "MOJ-CIVIL-STATUS",
+    "field_name": "Ngày sinh",
+    "field_type": "date",
+    "is_original_source": "true",
+}
+
+
+def _validate_field(registry, duplicates=None, line=2, **changes):
+    record = RawRecord(line, f"line {line}", {**GOOD_FIELD, **changes}, "raw")
+    return validate_record(
+        record, registry, RECEIVED, AgencyContext(), duplicates, contract.DICTIONARY_FEED
+    )
+
+
+def test_a_good_dictionary_row_is_typed_and_nfc(registry):
+    row = _validate_field(registry, field_name=unicodedata.normalize("NFD", " Ngày sinh "))
+    assert isinstance(row, ValidFieldRow)
+    assert (row.field_name, row.field_type, row.is_original_source) == ("Ngày sinh", "date", True)
+    assert row.report_date == date(2025, 12, 1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"field_name": "  "}, "missing_field"),
+        ({"field_type": ""}, "missing_field"),
+        ({"is_original_source": None}, "missing_field"),
+        ({"agency_code": "XYZ"}, "unknown_agency"),
+        ({"database_code": "MPS-POPULATION"}, "agency_mismatch"),
+        ({"database_code": "MOJ-NOPE"}, "unknown_database"),
+        ({"report_date": "01/12/2025"}, "bad_date"),
+        ({"report_date": "2025-12-21"}, "future_date"),
+        ({"is_original_source": "có"}, "bad_boolean"),
+        ({"field_name": {"vi": "Ngày sinh"}}, "malformed_row"),
+    ],
+)
+def test_dictionary_rows_break_one_rule_each(registry, changes, reason):
+    result = _validate_field(registry, **changes)
+    assert isinstance(result, RowRejection)
+    assert result.reason_code == reason
+    assert reason in contract.DICTIONARY_ROW_CHECK_ORDER
+
+
+def test_status_only_fields_are_not_required_in_a_dictionary(registry):
+    assert isinstance(_validate_field(registry, platform_status=None), ValidFieldRow)
+
+
+def test_a_field_listed_twice_is_keyed_without_regard_to_case(registry):
+    first = RawRecord(2, "line 2", dict(GOOD_FIELD), "raw")
+    second = RawRecord(3, "line 3", {**GOOD_FIELD, "field_name": "NGÀY SINH"}, "raw")
+    other_day = RawRecord(4, "line 4", {**GOOD_FIELD, "report_date": "2025-11-30"}, "raw")
+    keys = [duplicate_key(record, contract.DICTIONARY_FEED) for record in (first, second)]
+    assert keys[0] == keys[1]
+    assert duplicate_key(other_day, contract.DICTIONARY_FEED) != keys[0]
+    repeated = {keys[0]: (2, "line 2")}
+    result = _validate_field(registry, repeated, line=3, field_name="NGÀY SINH")
+    assert isinstance(result, RowRejection)
+    assert result.reason_code == "duplicate_field_in_file"
+    assert "'NGÀY SINH' of MOJ-CIVIL-STATUS for 2025-12-01 appears 2 times" in result.detail
