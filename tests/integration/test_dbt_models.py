@@ -126,7 +126,8 @@ def built_url(tracker_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
         with psycopg.connect(tracker_db_url) as conn:
             conn.execute(
-                "truncate raw.status_reports, raw.rejected_rows, raw.feed_files restart identity"
+                "truncate raw.status_reports, raw.field_reports, raw.rejected_rows, raw.feed_files"
+                " restart identity"
             )
         _insert_raw_rows(tracker_db_url)
         transform.build(tracker_db_url, RUN_DATE)

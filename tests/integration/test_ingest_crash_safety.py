@@ -105,7 +105,9 @@ def reference(server_url, tracker_db_url, feeds):
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         states[kind] = raw_state(url)
         with psycopg.connect(url) as conn:
-            conn.execute("truncate raw.status_reports, raw.rejected_rows, raw.feed_files")
+            conn.execute(
+                "truncate raw.status_reports, raw.field_reports, raw.rejected_rows, raw.feed_files"
+            )
     yield states
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')

@@ -1,5 +1,5 @@
 """The marts ministry liaisons read (issue 4), on the demo data: verified stages with every
-downgrade reason, deadline risk, and every colour of the agency scorecard."""
+downgrade reason, deadline risk, every colour of the agency scorecard, duplicated fields."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from conftest import empty_tracker_tables
 
 from r71_tracker import status, transform
+from r71_tracker.demo_dictionaries import EXPECTED_DUPLICATED_FIELDS
 from r71_tracker.demo_feeds import (
     AGENCY_LAST_REPORT,
     EXPECTED_STAGE_COUNTS,
@@ -167,3 +168,26 @@ def test_the_snapshot_keeps_what_each_run_published(demo_built: str) -> None:
     closed = [row for row in rows if row["dbt_valid_to"] is not None]
     june = {row["database_code"] for row in closed if row["as_of_date"] == date(2025, 6, 30)}
     assert len(june) == sum(EXPECTED_STAGE_COUNTS.values())
+
+
+def test_duplicated_fields_list_exactly_the_demo_waste(demo_built: str) -> None:
+    """Fields collected by several databases with no original source, or several claiming it;
+    master data copied correctly (one original source) is not listed."""
+    rows = {
+        row["field_name"]: row for row in _rows(demo_built, "select * from marts.duplicated_fields")
+    }
+    assert {name: row["finding"] for name, row in rows.items()} == dict(EXPECTED_DUPLICATED_FIELDS)
+    for row in rows.values():
+        collectors = row["collecting_database_codes"].split(", ")
+        assert row["databases_collecting"] == len(collectors) > 1
+        assert collectors == sorted(collectors)
+        claims = row["original_source_database_codes"]
+        claimed = claims.split(", ") if claims else []
+        assert row["original_source_claims"] == len(claimed) != 1
+        assert set(claimed) <= set(collectors)
+        assert row["finding_vi"] and row["finding_en"]
+    # several spellings, one field: "Ngày sinh" (most), date_of_birth (SBV)
+    assert "SBV-BANKING" in rows["ngay_sinh"]["collecting_database_codes"]
+    assert rows["ngay_sinh"]["original_source_database_codes"] == "MOJ-CIVIL-STATUS, MPS-POPULATION"
+    # only the latest dictionary counts: VSS withdrew its claim on full name on 2025-12-15
+    assert "ho_va_ten" not in rows

@@ -12,6 +12,12 @@ status_reports as (
 
 ),
 
+field_reports as (
+
+    select * from {{ ref('stg_feeds__field_reports') }}
+
+),
+
 rejected_rows as (
 
     select * from {{ ref('stg_feeds__rejected_rows') }}
@@ -26,6 +32,18 @@ status_reports_counted as (
         min(report_date) as first_report_date,
         max(report_date) as last_report_date
     from status_reports
+    group by file_id
+
+),
+
+field_reports_counted as (
+
+    select
+        file_id,
+        count(*) as field_rows_stored,
+        min(report_date) as first_report_date,
+        max(report_date) as last_report_date
+    from field_reports
     group by file_id
 
 ),
@@ -50,6 +68,7 @@ row_counts_joined as (
         -- strings
         feed_files.original_name,
         feed_files.feed_format,
+        feed_files.feed_kind,
         feed_files.file_status,
         feed_files.file_reason_code,
         feed_files.file_reason_message,
@@ -62,13 +81,22 @@ row_counts_joined as (
             status_reports_counted.status_rows_stored, 0
         ) as status_rows_stored,
         coalesce(
+            field_reports_counted.field_rows_stored, 0
+        ) as field_rows_stored,
+        coalesce(
             rejected_rows_counted.rejected_rows_stored, 0
         ) as rejected_rows_stored,
         feed_files.size_bytes,
 
-        -- dates
-        status_reports_counted.first_report_date,
-        status_reports_counted.last_report_date,
+        -- dates (a file is one feed: status or fields rows, not both)
+        coalesce(
+            status_reports_counted.first_report_date,
+            field_reports_counted.first_report_date
+        ) as first_report_date,
+        coalesce(
+            status_reports_counted.last_report_date,
+            field_reports_counted.last_report_date
+        ) as last_report_date,
 
         -- timestamps
         feed_files.received_at
@@ -76,6 +104,8 @@ row_counts_joined as (
     from feed_files
     left join status_reports_counted
         on feed_files.file_id = status_reports_counted.file_id
+    left join field_reports_counted
+        on feed_files.file_id = field_reports_counted.file_id
     left join rejected_rows_counted
         on feed_files.file_id = rejected_rows_counted.file_id
 

@@ -17,6 +17,7 @@ renamed as (
         -- strings
         original_name,
         feed_format,
+        feed_kind,
         file_status,
         file_reason_code,
         file_reason_message,
