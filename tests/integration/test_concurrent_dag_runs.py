@@ -73,7 +73,10 @@ def test_dag_run_and_operator_run_of_the_same_date_at_once_end_like_one(concurre
         feed_files, distinct_files = conn.execute(
             "select count(*), count(distinct sha256) from raw.feed_files"
         ).fetchone()
-        rows = conn.execute("select count(*) from raw.status_reports").fetchone()[0]
+        rows = conn.execute(
+            "select (select count(*) from raw.status_reports)"
+            " + (select count(*) from raw.field_reports)"
+        ).fetchone()[0]
         quarantined = conn.execute("select count(*) from raw.rejected_rows").fetchone()[0]
         received = conn.execute("select sum(rows_received) from raw.feed_files").fetchone()[0]
     assert feed_files == distinct_files == files
