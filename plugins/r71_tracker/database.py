@@ -18,7 +18,7 @@ from r71_tracker.config import Settings, settings
 
 TRACKER_DATABASE = "tracker"
 AIRFLOW_DATABASE = "airflow"
-TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 5"
+TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 6"
 _SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
 
 

@@ -248,13 +248,8 @@ def _rows(checkpoint_result: CheckpointResult) -> list[dict[str, Any]]:
 
 
 def _record(url: str, run_id: str, run_date: date, rows: list[dict[str, Any]]) -> None:
-    """Replace this run's rows for these suites in one transaction (a re-run overwrites)."""
-    suites = sorted({row["suite_name"] for row in rows})
+    """Append this run's rows in one transaction (the audit trail is append-only)."""
     with database.connect(url) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            "delete from audit.expectation_results where run_id = %s and suite_name = any(%s)",
-            (run_id, suites),
-        )
         cursor.executemany(
             "insert into audit.expectation_results (run_id, suite_name, expectation_type,"
             " expectation_kwargs, success, observed_value, unexpected_count, run_date)"

@@ -100,7 +100,24 @@ alter table raw.rejected_rows drop constraint if exists rejected_rows_file_id_fk
 -- (A first release kept the bytes in raw.feed_files.content; database.ensure_tracker_schema
 -- moves them into raw.feed_file_chunks and drops that column, once.)
 
--- One row per expectation evaluated by a quality gate run; kept forever for auditors.
+-- One row per quality-gate run: what an auditor lists first (tracker audit, the Data Docs index).
+create table if not exists audit.gate_runs (
+    run_id text primary key,
+    dag_run_id text,
+    run_date date not null,
+    code_version text not null,
+    started_at timestamptz not null,
+    finished_at timestamptz not null default now(),
+    success boolean not null,
+    blocking_failures integer not null,
+    warnings integer not null,
+    data_docs_path text
+);
+
+-- One row per expectation evaluated by a quality gate run; kept forever for auditors. run_date is
+-- the run's logical date (the day the data is judged as of), code_version the git commit of the
+-- code that judged it. unexpected_rows: a sample of the offending rows, each with the raw feed
+-- file and line it came from.
 create table if not exists audit.expectation_results (
     result_id bigint generated always as identity primary key,
     run_id text not null,
@@ -114,3 +131,44 @@ create table if not exists audit.expectation_results (
     validated_at timestamptz not null default now()
 );
 create index if not exists expectation_results_run_idx on audit.expectation_results (run_id);
+alter table audit.expectation_results
+add column if not exists dag_run_id text,
+add column if not exists code_version text,
+add column if not exists word text,
+add column if not exists severity text check (severity in ('blocking', 'warning')),
+add column if not exists expectation_notes text,
+add column if not exists unexpected_rows jsonb;
+
+-- One row per alert raised (a failing blocking suite, a late agency feed, a failed DAG run): who it
+-- was addressed to and how it was delivered (always the log; e-mail or webhook when configured).
+create table if not exists audit.alerts (
+    alert_id bigint generated always as identity primary key,
+    raised_at timestamptz not null default now(),
+    alert_kind text not null,
+    agency_code text,
+    recipient text not null,
+    subject text not null,
+    body text not null,
+    run_id text,
+    dag_run_id text,
+    run_date date,
+    delivered_via text [] not null default '{}'
+);
+
+-- The audit trail is append-only for everyone, its owner included: an update or a delete raises.
+-- (TRUNCATE is not granted to any tracker role; only the database owner can empty a test database.)
+create or replace function audit.refuse_change() returns trigger
+language plpgsql as $$
+begin
+    raise exception 'audit.% is append-only: % refused', tg_table_name, tg_op;
+end;
+$$;
+create or replace trigger expectation_results_append_only
+before update or delete on audit.expectation_results
+for each row execute function audit.refuse_change();
+create or replace trigger gate_runs_append_only
+before update or delete on audit.gate_runs
+for each row execute function audit.refuse_change();
+create or replace trigger alerts_append_only
+before update or delete on audit.alerts
+for each row execute function audit.refuse_change();
