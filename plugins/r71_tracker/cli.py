@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -47,7 +46,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from r71_tracker.quality.gate import GateFailed
 
     run_date = pipeline.resolve_run_date(args.date)
-    run_id = args.run_id or f"cli__{run_date.isoformat()}__{uuid.uuid4().hex[:8]}"
+    run_id = args.run_id or pipeline.new_gate_run_id(f"cli__{run_date.isoformat()}")
     print(f"dbt build for {run_date} ...", flush=True)
     pipeline.build_models(run_date)
     print(f"quality gate (run id {run_id}) ...", flush=True)
@@ -55,8 +54,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         result = pipeline.run_quality_gate(run_id, run_date)
     except GateFailed as failure:
         print(f"quality gate FAILED for {run_date}:\n{failure}", file=sys.stderr)
+        print(f"details: tracker audit --run {run_id}", file=sys.stderr)
         return 1
-    print(f"quality gate passed: {len(result.results)} expectations")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    print(
+        f"quality gate passed: {len(result.results)} expectations,"
+        f" {len(result.warnings)} warning(s) (tracker audit --run {run_id})"
+    )
     print(f"Data Docs: {result.data_docs_index}")
     return 0
 

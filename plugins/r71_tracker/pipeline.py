@@ -1,8 +1,8 @@
 """The steps of one tracker run, shared by the Airflow DAG and the CLI (one way to do each thing).
 
 Each step is idempotent: files already received are skipped by their bytes, dbt rebuilds its
-models from the raw tables, the gate replaces its audit rows for the same run id, publish overwrites
-its outputs.
+models from the raw tables, every gate run appends its own record to the audit trail (a retry is a
+new gate run of the same DAG run), publish overwrites its outputs and keeps one page per gate run.
 
 The marts are one shared state "as of a run date". Runs may overlap (a backfill beside the daily
 run, two runs of the same date), so build, gate and publish each hold the warehouse lock and, when
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -96,14 +97,21 @@ def build_models(run_date: date) -> None:
         transform.build(url, run_date)
 
 
-def run_quality_gate(run_id: str, run_date: date):
-    """Run the GX gate, record every result in audit.expectation_results; raise when it fails."""
+def new_gate_run_id(base: str) -> str:
+    """A gate run's own id: the DAG run id (or `cli__<date>`) plus a suffix, so a retry of the
+    same DAG run is a new record in the append-only audit trail."""
+    return f"{base}__gate_{uuid.uuid4().hex[:8]}"
+
+
+def run_quality_gate(run_id: str, run_date: date, dag_run_id: str | None = None):
+    """Run the six-word gate and record every result in the audit schema; raise GateFailed when
+    a blocking word fails (warnings are recorded and returned)."""
     from r71_tracker.quality import gate
 
     url = database.tracker_url()
     with warehouse_lock(url):
         _ensure_marts_as_of(url, run_date)
-        result = gate.run_gate(url, run_id, run_date)
+        result = gate.run_gate(url, run_id, run_date, dag_run_id)
     gate.enforce(result)
     return result
 
@@ -124,7 +132,7 @@ class Publication:
 def publish(run_id: str, run_date: date) -> Publication:
     """Write the dbt docs site, the validation report, the GX Data Docs and the stage summary."""
     from r71_tracker import status, transform
-    from r71_tracker.quality.report import write_validation_report
+    from r71_tracker.quality.report import write_run_reports, write_validation_report
 
     config = settings()
     url = database.tracker_url(config)
@@ -134,6 +142,7 @@ def publish(run_id: str, run_date: date) -> Publication:
         _ensure_marts_as_of(url, run_date)
         dbt_docs = transform.generate_docs(url, published / "dbt_docs")
         report = write_validation_report(url, run_id, published / "validation_report.html")
+        write_run_reports(url, published / "quality_runs")
         data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
         summary = status.stage_counts(url, run_date)
         summary_path = published / "summary.json"
@@ -173,17 +182,26 @@ def run_date_of(logical_date) -> date:
     return resolve_run_date(None)
 
 
-def quality_gate_task(run_id: str, run_date: str) -> None:
-    """The gate as an Airflow task: a failed gate fails the run at once (data does not heal)."""
+def quality_gate_task(run_id: str, run_date: str) -> dict:
+    """The gate as an Airflow task: a failed blocking word fails the run at once (data does not
+    heal on retry); warnings are logged and the run goes on."""
+    import logging
+
     from airflow.sdk.exceptions import AirflowFailException
 
     from r71_tracker.quality.gate import GateFailed
 
+    gate_run_id = new_gate_run_id(run_id)
     try:
-        run_quality_gate(run_id, date.fromisoformat(run_date))
+        result = run_quality_gate(gate_run_id, date.fromisoformat(run_date), dag_run_id=run_id)
     except GateFailed as failure:
         failed = "; ".join(failure.result.failures)
-        raise AirflowFailException(f"quality gate failed for {run_date}: {failed}") from None
+        raise AirflowFailException(
+            f"quality gate {gate_run_id} failed for {run_date}: {failed}"
+        ) from None
+    for warning in result.warnings:
+        logging.getLogger(__name__).warning("quality warning: %s", warning)
+    return {"gate_run_id": gate_run_id, "warnings": result.warnings}
 
 
 def publish_task(run_id: str, run_date: str) -> dict:

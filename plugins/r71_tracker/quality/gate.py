@@ -1,10 +1,18 @@
-"""Run the GX suite on marts.database_current_status, record every result, stop the run on failure.
+"""The six-word quality gate: GX suites per word, run as SQL in PostgreSQL, every result kept.
+
+Each word (correct, complete, clean, live, unified, shared) is a group of suites in
+expectations/words/, built for the run's date from the reviewed bars in expectations/bars.yml,
+which also say whether the word is `blocking` (a failure fails the run: publish does not happen)
+or `warning` (recorded and alerted, the run goes on).
+
+Two passes keep the checks cheap on large tables: the first evaluates every expectation with
+aggregate queries only (GX bundles a relation's checks into one scan, and asks for no sample);
+the second runs only for failed expectations and fetches a sample of the offending rows with the
+columns that trace them to a raw feed file and line. GX 1.x keeps no database store of results:
+every result goes to audit.expectation_results and every gate run to audit.gate_runs, append-only.
 
 Great Expectations is imported inside the functions only: the import costs seconds and this
 module is reachable from DAG files, which must parse in well under a second.
-
-GX 1.x keeps results only in its own file store, so every expectation result also goes into
-audit.expectation_results: the history auditors query, one row per expectation per run.
 """
 
 from __future__ import annotations
@@ -12,10 +20,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -27,7 +37,6 @@ from r71_tracker.config import settings
 from r71_tracker.registry import load_registry
 
 if TYPE_CHECKING:
-    from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core.expectation_validation_result import (
         ExpectationValidationResult,
     )
@@ -37,7 +46,12 @@ if TYPE_CHECKING:
 CONNECTION_VARIABLE = "TRACKER_GX_CONNECTION_STRING"
 DATA_SOURCE_NAME = "tracker"
 DATA_DOCS_SITE = "local_site"
-_MAX_SAMPLE_IN_MESSAGE = 5
+SEARCH_PATH = "marts,staging"  # the schemas of the relations the words check
+OFFENDING_ROWS_KEPT = 20  # sample of offending rows kept per failed expectation
+_MAX_SAMPLE_IN_MESSAGE = 3
+# Pass 1: counts only. partial_unexpected_count 0 keeps GX from scanning for samples.
+_COUNTS_ONLY = {"result_format": "BASIC", "partial_unexpected_count": 0}
+_UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
 
 @dataclass(frozen=True)
@@ -49,22 +63,23 @@ class GateResult:
     results: list[dict[str, Any]]
     data_docs_index: Path
     failures: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 class GateFailed(Exception):
-    """The mart failed the gate; the message names each failed expectation on its own line."""
+    """A blocking word failed; the message names each failed expectation on its own line."""
 
     def __init__(self, result: GateResult) -> None:
         self.result = result
         lines = "\n".join(f"  - {failure}" for failure in result.failures)
         super().__init__(
             f"quality gate failed for run {result.run_id}: "
-            f"{len(result.failures)} expectation(s) failed\n{lines}"
+            f"{len(result.failures)} blocking expectation(s) failed\n{lines}"
         )
 
 
 def enforce(result: GateResult) -> None:
-    """Raise GateFailed when the gate did not pass, so the Airflow task (or CLI) fails."""
+    """Raise GateFailed when a blocking word failed, so the Airflow task (or CLI) fails."""
     if not result.success:
         raise GateFailed(result)
 
@@ -72,21 +87,48 @@ def enforce(result: GateResult) -> None:
 def registry_codes(seeds_dir: Path | None = None) -> list[str]:
     """Database codes of the registry CSV, read exactly as the ingest reads them.
 
-    The CSV, not dbt's seed table: the mart is built from the seed table, so checking it against
-    that table would be circular; against the file of record, a registry replaced but not
+    The CSV, not dbt's seed table: the marts are built from the seed table, so checking them
+    against that table would be circular; against the file of record, a registry replaced but not
     re-seeded shows up as missing or unknown codes.
     """
     return sorted(load_registry(seeds_dir or settings().seeds_dir).database_owners)
 
 
-def gx_connection_string(url: str) -> str:
-    """SQLAlchemy URL for GX, with search_path=marts so the table asset needs no schema_name.
+@cache
+def code_version() -> str:
+    """The git commit of the code that judges (TRACKER_CODE_VERSION in a deployment without
+    git), so an auditor knows which rules produced a result."""
+    explicit = os.environ.get("TRACKER_CODE_VERSION")
+    if explicit:
+        return explicit
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}{'+modified' if dirty else ''}" or "unknown"
 
-    GX 1.24 deprecates an asset's schema_name in favour of the connection's configuration.
-    """
+
+def gx_connection_string(url: str) -> str:
+    """SQLAlchemy URL for GX, with the search path of the checked schemas (GX 1.24 deprecates
+    an asset's schema_name in favour of the connection's configuration)."""
     parts = urlsplit(database.sqlalchemy_url(url))
     query = [(key, value) for key, value in parse_qsl(parts.query) if key != "options"]
-    query.append(("options", "-c search_path=marts"))
+    query.append(("options", f"-c search_path={SEARCH_PATH}"))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -106,12 +148,8 @@ def _connection_in_environment(connection_string: str) -> Iterator[None]:
 
 @contextmanager
 def _exclusive(gx_dir: Path) -> Iterator[None]:
-    """One gate run at a time per GX project directory.
-
-    Each run rewrites the shared suite (its run date and registry codes are part of it); two runs
-    at once (parallel backfill dates) would validate with each other's suite or fail GX's
-    freshness check on the stored objects, so they queue on a lock file instead.
-    """
+    """One gate run at a time per GX project directory: each run rewrites the shared suites
+    (the run date and registry codes are part of them)."""
     gx_dir.mkdir(parents=True, exist_ok=True)
     with (gx_dir / ".gate.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -131,12 +169,45 @@ def _without_progress_bars(context: AbstractDataContext) -> None:
         context.variables.save()
 
 
-def _checkpoint(context: AbstractDataContext, suite: Any) -> Any:
-    """Get-or-add the source, asset and batch definition; add-or-update suite and checkpoint."""
+def build_word_suites(run_date: date) -> list[Any]:
+    """Every word's suites for a run date, from bars.yml and the registry file of record."""
+    from expectations.context import SuiteContext, load_bars
+    from expectations.words import clean, complete, correct, live, shared, unified
+
+    config = settings()
+    registry = load_registry(config.seeds_dir)
+    context = SuiteContext(
+        run_date=run_date,
+        bars=load_bars(),
+        database_codes=tuple(sorted(registry.database_owners)),
+        agency_codes=tuple(sorted(registry.agency_codes)),
+    )
+    if not context.database_codes:
+        raise ValueError("the registry file has no databases")
+    return [
+        suite
+        for word in (correct, complete, clean, live, unified, shared)
+        for suite in word.build_suites(context)
+    ]
+
+
+def _batch_definition(source: Any, relation: str) -> Any:
+    """Get-or-add the table asset of a relation (schema.table) and its whole-table batch."""
+    table = relation.split(".", 1)[1]
+    if table in source.get_asset_names():
+        asset = source.get_asset(table)
+    else:
+        asset = source.add_table_asset(name=table, table_name=table)
+    try:
+        return asset.get_batch_definition("whole table")
+    except KeyError:
+        return asset.add_batch_definition_whole_table("whole table")
+
+
+def _checkpoint(context: AbstractDataContext, suites: list[Any]) -> Any:
+    """Get-or-add the source and assets; add-or-update suites, validations and the checkpoint."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
-
-    from expectations.marts import database_current_status as mart
 
     placeholder = "${" + CONNECTION_VARIABLE + "}"
     try:
@@ -147,27 +218,24 @@ def _checkpoint(context: AbstractDataContext, suite: Any) -> Any:
         source = context.data_sources.add_or_update_postgres(
             name=DATA_SOURCE_NAME, connection_string=placeholder
         )
-    asset_name = mart.SUITE_NAME
-    if asset_name in source.get_asset_names():
-        asset = source.get_asset(asset_name)
-    else:
-        asset = source.add_table_asset(name=asset_name, table_name=mart.TABLE_NAME)
-    batch_name = "whole table"
-    try:
-        batch_definition = asset.get_batch_definition(batch_name)
-    except KeyError:
-        batch_definition = asset.add_batch_definition_whole_table(batch_name)
-
-    suite = context.suites.add_or_update(suite)
-    validation = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=mart.SUITE_NAME, data=batch_definition, suite=suite)
-    )
+    validations = []
+    for suite in suites:
+        stored = context.suites.add_or_update(suite)
+        validations.append(
+            context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=suite.name,
+                    data=_batch_definition(source, suite.meta["relation"]),
+                    suite=stored,
+                )
+            )
+        )
     return context.checkpoints.add_or_update(
         gx.Checkpoint(
-            name=f"{mart.SUITE_NAME}.gate",
-            validation_definitions=[validation],
+            name="six_words.gate",
+            validation_definitions=validations,
             actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE])],
-            result_format={"result_format": "SUMMARY"},
+            result_format=_COUNTS_ONLY,
         )
     )
 
@@ -191,7 +259,7 @@ def _exception_message(info: dict[str, Any] | None) -> str | None:
 
 
 def _observed(result: ExpectationValidationResult) -> Any:
-    """The observed value; for per-row checks, the count and a sample of the unexpected values."""
+    """The observed value; for per-row checks, the rows judged and how many broke the rule."""
     error = _exception_message(result.exception_info)
     if error is not None:
         return {"error": error}
@@ -202,68 +270,231 @@ def _observed(result: ExpectationValidationResult) -> Any:
         {
             "element_count": details.get("element_count"),
             "unexpected_count": details.get("unexpected_count"),
-            "unexpected_sample": details.get("partial_unexpected_list", []),
+            "unexpected_percent": details.get("unexpected_percent"),
         }
     )
 
 
 def _describe(expectation_type: str, kwargs: dict[str, Any]) -> str:
-    shown = {key: value for key, value in kwargs.items() if key not in ("batch_id", "value_set")}
+    shown = {
+        key: value
+        for key, value in kwargs.items()
+        if key not in ("batch_id", "value_set", "unexpected_rows_query", "row_condition")
+    }
     if "value_set" in kwargs:
-        shown["value_set"] = f"<{len(kwargs['value_set'])} values>"
+        values = kwargs["value_set"]
+        shown["value_set"] = values if len(values) <= 4 else f"<{len(values)} values>"
+    if kwargs.get("row_condition"):
+        shown["where"] = kwargs["row_condition"]
     arguments = ", ".join(f"{key}={value}" for key, value in shown.items())
     return f"{expectation_type}({arguments})"
 
 
 def _failure_line(row: dict[str, Any]) -> str:
+    """One line: the word, the suite, the expectation, what was observed, the first feed rows."""
     observed = row["observed_value"]
     described = _describe(row["expectation_type"], row["expectation_kwargs"])
+    where = f"{row['word']} ({row['severity']}) {row['suite_name']}: {described}"
     if isinstance(observed, dict) and "error" in observed:
-        return f"{described}: could not be evaluated: {observed['error']}"
-    if isinstance(observed, dict) and "unexpected_sample" in observed:
-        sample = observed["unexpected_sample"][:_MAX_SAMPLE_IN_MESSAGE]
+        return f"{where}: could not be evaluated: {observed['error']}"
+    if isinstance(observed, dict) and "element_count" in observed:
         observed = f"{observed['unexpected_count']} unexpected of {observed['element_count']}"
-        observed += f", e.g. {sample}"
-    return f"{described}: observed {observed}"
+    rows = [_row_reference(sample) for sample in row["unexpected_rows"][:_MAX_SAMPLE_IN_MESSAGE]]
+    shown = f"; rows: {', '.join(rows)}" if rows else ""
+    return f"{where}: observed {observed}{shown}"
 
 
-def _rows(checkpoint_result: CheckpointResult) -> list[dict[str, Any]]:
+def _row_reference(sample: dict[str, Any]) -> str:
+    """How a message points at an offending row: its feed file and line, else its key."""
+    if sample.get("file_name") and sample.get("line_number") is not None:
+        return f"{sample['file_name']} line {sample['line_number']}"
+    if sample.get("file_name"):
+        return str(sample["file_name"])
+    keys = ("database_code", "agency_code", "status_date")
+    return " ".join(str(sample[key]) for key in keys if sample.get(key) is not None) or "?"
+
+
+def _results(outcome: Any, suites: dict[str, Any], severities: dict[str, str]) -> list[dict]:
     rows = []
-    for suite_result in checkpoint_result.run_results.values():
+    for suite_result in outcome.run_results.values():
+        suite = suites[suite_result.suite_name]
         for result in suite_result.results:
             config = result.expectation_config
             kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+            word = suite.meta["word"]
             rows.append(
                 {
                     "suite_name": suite_result.suite_name,
+                    "relation": suite.meta["relation"],
+                    "trace_columns": suite.meta["trace_columns"],
+                    "word": word,
+                    "severity": severities[word],
+                    "expectation_id": config.id,
+                    "expectation": config,
                     "expectation_type": config.type,
                     "expectation_kwargs": _json_ready(kwargs),
-                    "column": kwargs.get("column"),
+                    "expectation_notes": config.notes,
                     "success": bool(result.success),
                     "observed_value": _observed(result),
-                    "unexpected_count": (result.result or {}).get("unexpected_count"),
+                    "unexpected_count": (result.result or {}).get("unexpected_count")
+                    if "unexpected_count" in (result.result or {})
+                    else _unexpected_rows_count(result),
+                    "unexpected_rows": [],
                 }
             )
     return rows
 
 
-def _record(url: str, run_id: str, run_date: date, rows: list[dict[str, Any]]) -> None:
-    """Append this run's rows in one transaction (the audit trail is append-only)."""
+def _unexpected_rows_count(result: ExpectationValidationResult) -> int | None:
+    """An UnexpectedRowsExpectation reports its offending row count as the observed value."""
+    if result.expectation_config.type != _UNEXPECTED_ROWS:
+        return None
+    observed = (result.result or {}).get("observed_value")
+    return observed if isinstance(observed, int) else None
+
+
+def _offending_rows(failed: list[dict], connection_string: str) -> None:
+    """Pass 2: for failed expectations only, a sample of the offending rows with the columns that
+    trace them (an ephemeral context: nothing of this pass lands in the Data Docs)."""
+    import great_expectations as gx
+
+    by_relation: dict[str, list[dict]] = {}
+    for row in failed:
+        if not (isinstance(row["observed_value"], dict) and "error" in row["observed_value"]):
+            by_relation.setdefault(row["relation"], []).append(row)
+    if not by_relation:
+        return
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_postgres(
+        name="offending_rows", connection_string=connection_string
+    )
+    try:
+        for relation, rows in by_relation.items():
+            batch = _batch_definition(source, relation)
+            queries = [row for row in rows if row["expectation_type"] == _UNEXPECTED_ROWS]
+            per_row = [row for row in rows if row["expectation_type"] != _UNEXPECTED_ROWS]
+            if per_row:
+                sample_format = _sample_format(rows[0]["trace_columns"])
+                _sample(context, batch, relation, "map", per_row, sample_format)
+            if queries:
+                _sample(context, batch, relation, "query", queries, {"result_format": "COMPLETE"})
+    finally:
+        source.get_engine().dispose()
+
+
+def _sample_format(trace_columns: list[str]) -> dict:
+    return {
+        "result_format": "SUMMARY",
+        "unexpected_index_column_names": trace_columns,
+        "partial_unexpected_count": OFFENDING_ROWS_KEPT,
+    }
+
+
+def _sample(
+    context: Any, batch: Any, relation: str, kind: str, rows: list[dict], result_format: dict
+) -> None:
+    import great_expectations as gx
+
+    expectations = []
+    for row in rows:
+        expectation = row["expectation"].to_domain_obj()
+        expectation.id = None
+        expectations.append(expectation)
+    suite = context.suites.add(gx.ExpectationSuite(name=f"{relation}.{kind}", expectations=[]))
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    validation = gx.ValidationDefinition(name=f"{relation}.{kind}", data=batch, suite=suite)
+    outcome = validation.run(result_format=result_format)
+    for row, result in zip(rows, outcome.results, strict=True):
+        details = result.result or {}
+        if kind == "query":
+            samples = (details.get("details") or {}).get("unexpected_rows") or []
+        else:
+            samples = details.get("partial_unexpected_index_list") or []
+        row["unexpected_rows"] = [_json_ready(dict(s)) for s in samples[:OFFENDING_ROWS_KEPT]]
+
+
+def _traced(url: str, rows: list[dict]) -> None:
+    """Name each sampled row's feed file (and its agency) from raw.feed_files."""
+    file_ids = {
+        sample.get("file_id", sample.get("evidence_file_id"))
+        for row in rows
+        for sample in row["unexpected_rows"]
+    } - {None}
+    if not file_ids:
+        return
+    with database.connect(url) as conn:
+        files = {
+            file_id: (name, agency)
+            for file_id, name, agency in conn.execute(
+                "select file_id, original_name, agency_code from raw.feed_files"
+                " where file_id = any(%s)",
+                (sorted(int(i) for i in file_ids),),
+            )
+        }
+    for row in rows:
+        for sample in row["unexpected_rows"]:
+            file_id = sample.get("file_id", sample.get("evidence_file_id"))
+            if file_id is None or int(file_id) not in files:
+                continue
+            name, agency = files[int(file_id)]
+            sample["file_id"] = int(file_id)
+            sample["file_name"] = name
+            sample.setdefault("line_number", sample.get("evidence_line_number"))
+            sample.setdefault("agency_code", sample.get("owner_agency_code") or agency)
+
+
+def _record(
+    url: str,
+    run_id: str,
+    dag_run_id: str | None,
+    run_date: date,
+    started: datetime,
+    rows: list[dict],
+    docs: Path | None,
+) -> None:
+    """Append the run and every result in one transaction (the audit trail is append-only)."""
+    blocking = sum(1 for row in rows if not row["success"] and row["severity"] == "blocking")
+    warnings = sum(1 for row in rows if not row["success"] and row["severity"] == "warning")
+    version = code_version()
     with database.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "insert into audit.gate_runs (run_id, dag_run_id, run_date, code_version, started_at,"
+            " success, blocking_failures, warnings, data_docs_path)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                run_id,
+                dag_run_id,
+                run_date,
+                version,
+                started,
+                blocking == 0,
+                blocking,
+                warnings,
+                str(docs) if docs else None,
+            ),
+        )
         cursor.executemany(
-            "insert into audit.expectation_results (run_id, suite_name, expectation_type,"
-            " expectation_kwargs, success, observed_value, unexpected_count, run_date)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "insert into audit.expectation_results (run_id, dag_run_id, run_date, code_version,"
+            " word, severity, suite_name, expectation_type, expectation_kwargs,"
+            " expectation_notes, success, observed_value, unexpected_count, unexpected_rows)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (
                     run_id,
+                    dag_run_id,
+                    run_date,
+                    version,
+                    row["word"],
+                    row["severity"],
                     row["suite_name"],
                     row["expectation_type"],
                     Jsonb(row["expectation_kwargs"]),
+                    row["expectation_notes"],
                     row["success"],
                     Jsonb(row["observed_value"]),
                     row["unexpected_count"],
-                    run_date,
+                    Jsonb(row["unexpected_rows"]),
                 )
                 for row in rows
             ],
@@ -278,38 +509,55 @@ def _data_docs_index(context: AbstractDataContext) -> Path:
     raise RuntimeError(f"GX Data Docs site {DATA_DOCS_SITE!r} has no index.html after the run")
 
 
-def run_gate(url: str, run_id: str, run_date: date) -> GateResult:
-    """Validate marts.database_current_status as of run_date and record the results.
+def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = None) -> GateResult:
+    """Validate the six words as of run_date and record the run and every result.
 
-    run_date is the run's date (DAG logical date or the CLI's --date), never the wall clock, so
-    a backfill judges freshness as of the day it is about.
+    run_id must be new for every gate run (a retry is a new run: the trail is append-only);
+    dag_run_id links it to its Airflow DAG run. run_date is the run's logical date, never the
+    wall clock, so a backfill judges the data as it stood on the day it is about.
     """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
-    from expectations.marts.database_current_status import build_suite
+    from expectations.context import load_bars
 
+    started = datetime.now(UTC)
     config = settings()
-    suite = build_suite(run_date, config.freshness_max_age_days, registry_codes(config.seeds_dir))
-    with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
+    severities = {word: bars.mode for word, bars in load_bars().items()}
+    suites = build_word_suites(run_date)
+    connection_string = gx_connection_string(url)
+    with _exclusive(config.gx_dir), _connection_in_environment(connection_string):
         context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
         _without_progress_bars(context)
-        checkpoint = _checkpoint(context, suite)
+        checkpoint = _checkpoint(context, suites)
         try:
             outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
         finally:
             for validation in checkpoint.validation_definitions:
                 # GX keeps a pooled connection per data source; close it rather than leak it.
                 validation.data_source.get_engine().dispose()
-    rows = _rows(outcome)
-    _record(url, run_id, run_date, rows)
+        docs = _data_docs_index(context)
+    rows = _results(outcome, {suite.name: suite for suite in suites}, severities)
+    failed = [row for row in rows if not row["success"]]
+    _offending_rows(failed, connection_string)
+    _traced(url, failed)
+    _record(url, run_id, dag_run_id, run_date, started, rows, docs)
+    blocking = [row for row in failed if row["severity"] == "blocking"]
     return GateResult(
-        success=bool(outcome.success),
+        success=not blocking,
         run_id=run_id,
         results=[
-            {key: row[key] for key in ("expectation_type", "column", "success", "observed_value")}
+            {
+                key: row[key]
+                for key in ("word", "severity", "suite_name", "expectation_type", "success")
+            }
+            | {
+                "observed_value": row["observed_value"],
+                "column": row["expectation_kwargs"].get("column"),
+            }
             for row in rows
         ],
-        data_docs_index=_data_docs_index(context),
-        failures=[_failure_line(row) for row in rows if not row["success"]],
+        data_docs_index=docs,
+        failures=[_failure_line(row) for row in blocking],
+        warnings=[_failure_line(row) for row in failed if row["severity"] == "warning"],
     )

@@ -1,14 +1,17 @@
-"""A self-contained validation report for auditors, rendered from audit.expectation_results.
+"""Self-contained validation reports for auditors, rendered from the audit schema.
 
 GX Data Docs load their styles and scripts from public CDNs, so on a machine without internet their
-index lists nothing. This page has no external asset: it opens from file:// anywhere, shows one
-gate run's verdict expectation by expectation, and the verdicts of the runs before it.
+index lists nothing. These pages have no external asset: they open from file:// anywhere. One page
+per gate run (kept for every run, never overwritten by a later one) shows each word's verdict,
+each expectation with why it exists, what was observed and the feed rows behind each failure; the
+index lists the runs newest first, each linked to its run id.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 from r71_tracker import database
@@ -18,8 +21,20 @@ body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
 th,td{border:1px solid #c8d0da;padding:.35rem .6rem;text-align:left;vertical-align:top}
 th{background:#eef2f6}.pass{color:#14703b;font-weight:600}.fail{color:#b3261e;font-weight:600}
-code{font-size:.85rem}
+.warn{color:#8a5a00;font-weight:600}code{font-size:.85rem}
 """
+_WORDS_VI = {
+    "correct": "đúng",
+    "complete": "đủ",
+    "clean": "sạch",
+    "live": "sống",
+    "unified": "thống nhất",
+    "shared": "dùng chung",
+}
+_RUN_COLUMNS = (
+    "run_id, dag_run_id, run_date, code_version, started_at, finished_at, success,"
+    " blocking_failures, warnings"
+)
 
 
 def _cell(value) -> str:
@@ -33,61 +48,136 @@ def _cell(value) -> str:
     return f"<code>{html.escape(str(value))}</code>" if value is not None else ""
 
 
-def _verdict(success: bool) -> str:
-    return '<span class="pass">PASS</span>' if success else '<span class="fail">FAIL</span>'
+def _verdict(success: bool, severity: str = "blocking") -> str:
+    if success:
+        return '<span class="pass">PASS</span>'
+    if severity == "warning":
+        return '<span class="warn">WARN</span>'
+    return '<span class="fail">FAIL</span>'
+
+
+def _rows_cell(samples: list[dict] | None) -> str:
+    """The offending rows: feed file and line first, then the row's other keys."""
+    lines = []
+    for sample in samples or []:
+        where = ""
+        if sample.get("file_name"):
+            line = sample.get("line_number")
+            where = f"{sample['file_name']}" + (f" line {line}" if line is not None else "")
+        rest = {
+            key: value
+            for key, value in sample.items()
+            if key not in ("file_name", "line_number", "file_id") and value is not None
+        }
+        lines.append(html.escape(f"{where} {json.dumps(rest, ensure_ascii=False)}".strip()))
+    return "<br>".join(lines)
+
+
+def page_name(run_id: str) -> str:
+    """A gate run's page file name (run ids may hold characters a file name should not)."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id) + ".html"
+
+
+def _resolve_run(conn, run_id: str) -> str | None:
+    """A gate run id, or the latest gate run of a DAG run id, or the latest run of all."""
+    row = conn.execute(
+        "select run_id from audit.gate_runs where run_id = %s or dag_run_id = %s"
+        " order by finished_at desc limit 1",
+        (run_id, run_id),
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "select run_id from audit.gate_runs order by finished_at desc limit 1"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def _page(conn, run_id: str) -> str:
+    run = conn.execute(
+        f"select {_RUN_COLUMNS} from audit.gate_runs where run_id = %s", (run_id,)
+    ).fetchone()
+    results = conn.execute(
+        "select word, severity, suite_name, expectation_type, expectation_kwargs,"
+        " expectation_notes, success, observed_value, unexpected_count, unexpected_rows"
+        " from audit.expectation_results where run_id = %s order by result_id",
+        (run_id,),
+    ).fetchall()
+    _, dag_run_id, run_date, version, _, finished, success, blocking, warnings = run
+    body = [
+        "<h1>Resolution 71 tracker — quality gate run</h1>",
+        f"<p>Run <code>{html.escape(run_id)}</code>"
+        + (f" (DAG run <code>{html.escape(dag_run_id)}</code>)" if dag_run_id else "")
+        + f" judged data as of <b>{run_date}</b> with code <code>{html.escape(version)}</code>"
+        f" at {finished:%Y-%m-%d %H:%M:%S} UTC: {_verdict(success)}"
+        f" ({blocking} blocking failure(s), {warnings} warning(s)).</p>",
+        "<table><tr><th>word</th><th>suite</th><th>expectation</th><th>why</th>"
+        "<th>arguments</th><th>verdict</th><th>observed</th><th>offending feed rows</th></tr>",
+    ]
+    for word, severity, suite, kind, kwargs, notes, passed, observed, _, samples in results:
+        label = f"{word} / {_WORDS_VI.get(word, '')} ({severity})"
+        body.append(
+            f"<tr><td>{html.escape(label)}</td><td>{html.escape(suite)}</td>"
+            f"<td>{html.escape(kind)}</td><td>{html.escape(notes or '')}</td>"
+            f"<td>{_cell(kwargs)}</td><td>{_verdict(passed, severity)}</td>"
+            f"<td>{_cell(observed)}</td><td>{_rows_cell(samples)}</td></tr>"
+        )
+    body.append(
+        '</table><p><a href="index.html">All runs</a>. Source: tables'
+        " <code>audit.gate_runs</code> and <code>audit.expectation_results</code>.</p>"
+    )
+    return _html(f"Quality gate run {run_id}", body)
+
+
+def _html(title: str, body: list[str]) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
 
 
 def write_validation_report(url: str, run_id: str, out_path: Path) -> Path:
-    """Render the gate run `run_id` (or, when it recorded nothing, the latest run) to out_path."""
+    """Render one gate run (a gate run id or a DAG run id; else the latest run) to out_path."""
     with database.connect(url) as conn:
-        recorded = conn.execute(
-            "select 1 from audit.expectation_results where run_id = %s limit 1", (run_id,)
-        ).fetchone()
-        if not recorded:
-            latest = conn.execute(
-                "select run_id from audit.expectation_results order by validated_at desc limit 1"
-            ).fetchone()
-            run_id = latest[0] if latest else run_id
-        rows = conn.execute(
-            "select suite_name, expectation_type, expectation_kwargs, success, observed_value,"
-            " unexpected_count, run_date, validated_at from audit.expectation_results"
-            " where run_id = %s order by result_id",
-            (run_id,),
-        ).fetchall()
-        history = conn.execute(
-            "select run_id, run_date, min(validated_at) as validated_at, count(*) as evaluated,"
-            " count(*) filter (where not success) as failed from audit.expectation_results"
-            " group by run_id, run_date order by min(validated_at) desc limit 50"
-        ).fetchall()
-    success = bool(rows) and all(row[3] for row in rows)
-    run_date = rows[0][6].isoformat() if rows else "-"
-    body = [
-        "<h1>Resolution 71 tracker — validation report</h1>",
-        f"<p>Run <code>{html.escape(run_id)}</code> judged data as of <b>{run_date}</b>: "
-        f"{_verdict(success)} ({sum(r[3] for r in rows)} of {len(rows)} expectations met).</p>",
-        "<table><tr><th>suite</th><th>expectation</th><th>arguments</th><th>verdict</th>"
-        "<th>observed</th><th>unexpected</th><th>validated at (UTC)</th></tr>",
-    ]
-    for suite, kind, kwargs, passed, observed, unexpected, _, validated_at in rows:
-        body.append(
-            f"<tr><td>{html.escape(suite)}</td><td>{html.escape(kind)}</td><td>{_cell(kwargs)}</td>"
-            f"<td>{_verdict(passed)}</td><td>{_cell(observed)}</td><td>{_cell(unexpected)}</td>"
-            f"<td>{validated_at:%Y-%m-%d %H:%M:%S}</td></tr>"
+        resolved = _resolve_run(conn, run_id)
+        page = (
+            _page(conn, resolved)
+            if resolved
+            else _html("Quality gate", ["<p>No quality gate has run yet.</p>"])
         )
-    body.append("</table><h2>Earlier runs</h2><table><tr><th>run</th><th>data as of</th>")
-    body.append("<th>validated at (UTC)</th><th>evaluated</th><th>failed</th></tr>")
-    for other_run, other_date, validated_at, evaluated, failed in history:
-        body.append(
-            f"<tr><td><code>{html.escape(other_run)}</code></td><td>{other_date}</td>"
-            f"<td>{validated_at:%Y-%m-%d %H:%M:%S}</td><td>{evaluated}</td>"
-            f"<td>{_verdict(failed == 0) if failed == 0 else failed}</td></tr>"
-        )
-    body.append("</table><p>Source: table <code>audit.expectation_results</code>.</p>")
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Validation report {html.escape(run_id)}</title><style>{_STYLE}</style></head>"
-        f"<body>{''.join(body)}</body></html>\n"
-    )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(page, "utf-8")
+    out_path.write_text(page.replace('href="index.html"', 'href="quality_runs/index.html"'), "utf-8")
     return out_path
+
+
+def write_run_reports(url: str, folder: Path) -> Path:
+    """One page per gate run (pages of earlier runs are kept, missing ones written) and the
+    index of every run, newest first; returns the index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with database.connect(url) as conn:
+        runs = conn.execute(
+            f"select {_RUN_COLUMNS} from audit.gate_runs order by finished_at desc"
+        ).fetchall()
+        for run in runs:
+            path = folder / page_name(run[0])
+            if not path.exists():
+                path.write_text(_page(conn, run[0]), "utf-8")
+    body = [
+        "<h1>Resolution 71 tracker — quality gate runs</h1>",
+        "<p>Every run of the six-word gate, newest first. Each run's page lists every expectation,"
+        " why it exists, what was observed and the feed rows behind each failure.</p>",
+        "<table><tr><th>run</th><th>DAG run</th><th>data as of</th><th>finished (UTC)</th>"
+        "<th>verdict</th><th>blocking failures</th><th>warnings</th><th>code</th></tr>",
+    ]
+    for run_id, dag_run_id, run_date, version, _, finished, success, blocking, warnings in runs:
+        body.append(
+            f'<tr><td><a href="{html.escape(page_name(run_id))}"><code>{html.escape(run_id)}'
+            f"</code></a></td><td>{html.escape(dag_run_id or '')}</td><td>{run_date}</td>"
+            f"<td>{finished:%Y-%m-%d %H:%M:%S}</td><td>{_verdict(success)}</td>"
+            f"<td>{blocking}</td><td>{warnings}</td>"
+            f"<td><code>{html.escape(version)}</code></td></tr>"
+        )
+    body.append("</table>")
+    index = folder / "index.html"
+    index.write_text(_html("Quality gate runs", body), "utf-8")
+    return index

@@ -14,9 +14,16 @@ feed_files as (
 
 reports_with_receipt as (
 
+    -- received_date: the day the file was received as the ministries
+    -- live it (Vietnam, UTC+7, no daylight saving): the contract's "not
+    -- after the day the file is received"
     select
         status_reports.*,
-        feed_files.received_at
+        feed_files.received_at,
+        cast(
+            (feed_files.received_at at time zone 'UTC') + interval '7 hours'
+            as date
+        ) as received_date
     from status_reports
     inner join feed_files
         on status_reports.file_id = feed_files.file_id

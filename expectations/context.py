@@ -1,0 +1,84 @@
+"""What every word's suites are built from: the run's date, the reviewed bars, the registry.
+
+The bars come from expectations/bars.yml (one reviewed file, each bar with a sentence saying why);
+the registry codes from the registry file of record, not from the tables being checked (checking
+a mart against the seed it was built from would be circular).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+BARS_FILE = Path(__file__).with_name("bars.yml")
+WORDS: tuple[str, ...] = ("correct", "complete", "clean", "live", "unified", "shared")
+MODES = ("blocking", "warning")
+
+
+class BarsError(ValueError):
+    """bars.yml is not as the gate needs it; the message names the word and the key."""
+
+
+@dataclass(frozen=True)
+class WordBars:
+    """One word's mode and bars (name -> value), as reviewed in bars.yml."""
+
+    word: str
+    vi: str
+    mode: str
+    why: str
+    bars: dict[str, float]
+    bar_reasons: dict[str, str]
+
+    def bar(self, name: str) -> float:
+        if name not in self.bars:
+            raise BarsError(f"bars.yml: {self.word} has no bar {name!r}")
+        return self.bars[name]
+
+
+def load_bars(path: Path = BARS_FILE) -> dict[str, WordBars]:
+    """Every word's bars; a missing word, mode, reason or value fails with one line."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    words: dict[str, WordBars] = {}
+    for word in WORDS:
+        entry = document.get(word)
+        if not isinstance(entry, dict):
+            raise BarsError(f"{path.name}: word {word!r} is missing")
+        mode = entry.get("mode")
+        if mode not in MODES:
+            raise BarsError(f"{path.name}: {word}.mode must be blocking or warning, got {mode!r}")
+        if not str(entry.get("why") or "").strip():
+            raise BarsError(f"{path.name}: {word}.why must say why the word is {mode}")
+        values: dict[str, float] = {}
+        reasons: dict[str, str] = {}
+        for name, bar in (entry.get("bars") or {}).items():
+            if not isinstance(bar, dict) or not isinstance(bar.get("value"), int | float):
+                raise BarsError(f"{path.name}: {word}.bars.{name}.value must be a number")
+            if not str(bar.get("why") or "").strip():
+                raise BarsError(f"{path.name}: {word}.bars.{name}.why must say why")
+            values[name], reasons[name] = float(bar["value"]), " ".join(str(bar["why"]).split())
+        words[word] = WordBars(
+            word,
+            str(entry.get("vi", "")),
+            mode,
+            " ".join(str(entry["why"]).split()),
+            values,
+            reasons,
+        )
+    unknown = sorted(set(document) - set(WORDS))
+    if unknown:
+        raise BarsError(f"{path.name}: unknown word(s) {', '.join(unknown)}")
+    return words
+
+
+@dataclass(frozen=True)
+class SuiteContext:
+    """The inputs of one gate run's suites."""
+
+    run_date: date
+    bars: dict[str, WordBars]
+    database_codes: tuple[str, ...]
+    agency_codes: tuple[str, ...]

@@ -1,0 +1,51 @@
+"""sạch / clean — no database twice, tidy text, no file mostly quarantined."""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+from expectations.context import SuiteContext
+from expectations.words._relations import CURRENT_STATUS, FILE_LOADS, meta, word_suite
+
+WORD = "clean"
+
+
+def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
+    share = context.bars[WORD].bar("max_file_quarantine_share")
+    current = [
+        gxe.ExpectColumnValuesToBeUnique(
+            column="database_code",
+            notes=(
+                "Clean: one effective report per database; a duplicate would count one database "
+                "in two stages at once."
+            ),
+            meta=meta(WORD, "no duplicate database in the effective data"),
+        ),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                "select database_code, owner_agency_code, evidence_file_id, evidence_line_number,"
+                " report_notes from {batch}"
+                " where report_notes is not nfc normalized or report_notes != btrim(report_notes)"
+            ),
+            description="Published notes are NFC-normalised and trimmed",
+            notes=(
+                "Clean: text is stored as Unicode NFC and trimmed, so the same Vietnamese words "
+                "sent decomposed (NFD) by some systems compare and display as the same words."
+            ),
+            meta=meta(WORD, "text normalised (NFC, trimmed)"),
+        ),
+    ]
+    files = [
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                "select file_id, agency_code, original_name, rows_received, rows_rejected"
+                f" from {{batch}} where rows_received > 0 and rows_rejected > {share}"
+                " * rows_received"
+            ),
+            description=f"No file has more than {share:.0%} of its rows quarantined",
+            notes=f"Clean: {context.bars[WORD].bar_reasons['max_file_quarantine_share']}",
+            meta=meta(WORD, "quarantine rate per file", "max_file_quarantine_share", share),
+        ),
+    ]
+    return [word_suite(WORD, CURRENT_STATUS, current), word_suite(WORD, FILE_LOADS, files)]

@@ -1,0 +1,84 @@
+"""đủ / complete — every registry database and agency is there, recently reported, whole."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
+
+from expectations.context import SuiteContext
+from expectations.words._relations import AGENCY_FRESHNESS, CURRENT_STATUS, meta, word_suite
+
+WORD = "complete"
+REPORTED_FIELDS = (
+    "platform_status",
+    "data_status",
+    "process_integrated",
+    "connected_national",
+    "record_count",
+    "records_updated_30d",
+    "consumer_agencies",
+    "evidence_file_id",
+    "evidence_line_number",
+)
+
+
+def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
+    bars = context.bars[WORD]
+    reported_share = bars.bar("reported_share")
+    fresh_share = bars.bar("fresh_share")
+    window = int(bars.bar("freshness_window_days"))
+    oldest = context.run_date - timedelta(days=window)
+    reported = Column("is_unreported") == False  # noqa: E712 (a GX condition, not a Python test)
+    current = [
+        gxe.ExpectTableRowCountToEqual(
+            value=len(context.database_codes),
+            notes=(
+                f"Complete: one row per registry database ({len(context.database_codes)} in the "
+                "registry file); fewer hides databases, more counts one twice."
+            ),
+            meta=meta(WORD, "every registry database is counted exactly once"),
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="stage",
+            notes="Complete: every database has a stage (unreported ones are not_started).",
+            meta=meta(WORD, "every database is placed in a stage"),
+        ),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column="effective_report_date",
+            mostly=reported_share,
+            notes=f"Complete: {bars.bar_reasons['reported_share']}",
+            meta=meta(WORD, "databases have a report", "reported_share", reported_share),
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="effective_report_date",
+            min_value=oldest,
+            max_value=context.run_date,
+            mostly=fresh_share,
+            notes=(
+                f"Complete: {bars.bar_reasons['fresh_share']} Window on this run: "
+                f"{oldest.isoformat()}..{context.run_date.isoformat()}."
+            ),
+            meta=meta(WORD, "reports within the freshness window", "fresh_share", fresh_share),
+        ),
+        *(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=column,
+                row_condition=reported,
+                notes=f"Complete: a reported database's effective report has {column}.",
+                meta=meta(WORD, "required fields are present"),
+            )
+            for column in REPORTED_FIELDS
+        ),
+    ]
+    agencies = [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="databases_reported",
+            min_value=1,
+            notes="Complete: every agency that owns a registry database has reported on one.",
+            meta=meta(WORD, "every agency reported"),
+        ),
+    ]
+    return [word_suite(WORD, CURRENT_STATUS, current), word_suite(WORD, AGENCY_FRESHNESS, agencies)]

@@ -1,0 +1,82 @@
+"""đúng / correct — every loaded value is valid: registry codes, allowed values, counts, dates."""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+from expectations.context import SuiteContext
+from expectations.words._relations import CURRENT_STATUS, LOADED_ROWS, meta, word_suite
+
+WORD = "correct"
+STAGES = ("centralized", "in_progress", "not_started")
+PLATFORM_STATUSES = ("not_started", "building", "operational")
+DATA_STATUSES = ("none", "digitized", "partial", "centralized")
+COUNTS = ("record_count", "records_updated_30d", "consumer_agencies")
+
+
+def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
+    loaded = [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="database_code",
+            value_set=list(context.database_codes),
+            notes="Correct: every loaded row names a database of the registry file of record.",
+            meta=meta(WORD, "codes come from the registry"),
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="agency_code",
+            value_set=list(context.agency_codes),
+            notes="Correct: every loaded row names an agency of the registry file of record.",
+            meta=meta(WORD, "codes come from the registry"),
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="platform_status",
+            value_set=list(PLATFORM_STATUSES),
+            notes="Correct: platform_status is one of the feed contract's values.",
+            meta=meta(WORD, "the contract's enums"),
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="data_status",
+            value_set=list(DATA_STATUSES),
+            notes="Correct: data_status is one of the feed contract's values.",
+            meta=meta(WORD, "the contract's enums"),
+        ),
+        *(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column,
+                min_value=0,
+                notes=f"Correct: {column} is a count and cannot be negative.",
+                meta=meta(WORD, "counts are non-negative"),
+            )
+            for column in COUNTS
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="record_count",
+            column_B="records_updated_30d",
+            or_equal=True,
+            notes="Correct: a database cannot have updated more records than it holds.",
+            meta=meta(WORD, "records_updated_30d <= record_count"),
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="received_date",
+            column_B="report_date",
+            or_equal=True,
+            notes=(
+                "Correct: no report is dated in the future, i.e. after the day (Vietnam time) its "
+                "file was received."
+            ),
+            meta=meta(WORD, "report dates are not in the future"),
+        ),
+    ]
+    current = [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="stage",
+            value_set=list(STAGES),
+            notes=(
+                "Correct: only the three stages of the Resolution 71 report exist; any other "
+                "value would fall outside the 31 / 36 / 38 breakdown."
+            ),
+            meta=meta(WORD, "one of the three stages"),
+        ),
+    ]
+    return [word_suite(WORD, LOADED_ROWS, loaded), word_suite(WORD, CURRENT_STATUS, current)]
