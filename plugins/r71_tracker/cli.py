@@ -66,6 +66,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from r71_tracker import database
+    from r71_tracker.quality.audit import AuditNotFound, audit_runs, format_runs, runs_as_json
+
+    try:
+        runs = audit_runs(database.tracker_url(), args.run, args.date)
+    except AuditNotFound as missing:
+        print(f"tracker audit: {missing}", file=sys.stderr)
+        return 1
+    print(runs_as_json(runs) if args.json else format_runs(runs))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from r71_tracker import database, status
 
@@ -231,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--date", type=_date, help="the run's date (default: latest report date)")
     build.add_argument("--run-id", help="id recorded with the gate's results")
     build.set_defaults(handler=cmd_build)
+
+    audit = commands.add_parser(
+        "audit", help="a quality gate run: what passed and failed, why, and the feed rows behind"
+    )
+    which = audit.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="RUN_ID", help="a gate run id or an Airflow DAG run id")
+    which.add_argument("--date", type=_date, help="every gate run of this logical date")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(handler=cmd_audit)
 
     status = commands.add_parser("status", help="stage counts on a date")
     status.add_argument("--as-of", type=_date, help="default: the latest report date loaded")

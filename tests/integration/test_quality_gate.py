@@ -1,167 +1,295 @@
-"""The quality gate on a real PostgreSQL mart: it passes good data, names each broken rule, keeps an
-audit trail, builds Data Docs, and judges freshness by the run's date (backfills included).
+"""The six-word quality gate on the demo, built by dbt in a real PostgreSQL.
 
-The mart is created here by plain SQL with the fixed columns (dbt builds it in the pipeline).
-Each GX run costs about half a second once GX is imported, so the broken cases share one table.
+On the demo every word passes. Then, for each word, the data behind one of its checks is broken
+the way a bad feed (or a loader that bypassed the rules) would break it, and the test shows the
+run fails (blocking word) or warns (warning word), with an append-only record in `audit` naming the
+word, the expectation and the offending rows, traced to their feed file and line where they have
+one. Each break is undone after its test (raw rows deleted, mart tables restored from a copy).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import empty_tracker_tables
 
-from r71_tracker.quality.gate import GateFailed, GateResult, enforce, registry_codes, run_gate
+from r71_tracker import pipeline, transform
+from r71_tracker.demo_feeds import LATEST_REPORT_DATE, write_demo_feeds
+from r71_tracker.feeds.ingest import ingest_paths
+from r71_tracker.quality.audit import audit_runs, format_runs
+from r71_tracker.quality.gate import GateResult, run_gate
+from r71_tracker.quality.report import page_name, write_run_reports
 
 pytestmark = pytest.mark.integration
 
-LATEST_REPORT = date(2025, 12, 18)
-MART_DDL = """
-drop schema if exists marts cascade;
-create schema marts;
-create table marts.database_current_status (
-    database_code text,
-    owner_agency_code text,
-    database_name_vi text,
-    database_name_en text,
-    provenance text,
-    stage text,
-    is_unreported boolean,
-    platform_status text,
-    data_status text,
-    process_integrated boolean,
-    connected_national boolean,
-    record_count bigint,
-    records_updated_30d bigint,
-    consumer_agencies integer,
-    effective_report_date date,
-    evidence_file_id bigint,
-    evidence_file_name text,
-    evidence_line_number integer,
-    as_of_date date
-)
-"""
-INSERT = """
-insert into marts.database_current_status (database_code, stage, is_unreported, record_count,
-    records_updated_30d, consumer_agencies, effective_report_date, as_of_date)
-values (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
+TRACKER = Path(sys.executable).parent / "tracker"
+WORDS = ("correct", "complete", "clean", "live", "unified", "shared")
 
 
-def _good_rows() -> list[tuple]:
-    """One row per registry database, 31 / 36 / 38 by stage; the last 10 are unreported (nulls)."""
-    codes = registry_codes()
-    rows = []
-    for index, code in enumerate(codes):
-        stage = "centralized" if index < 31 else "in_progress" if index < 67 else "not_started"
-        if index >= len(codes) - 10:
-            rows.append((code, "not_started", True, None, None, None, None, LATEST_REPORT))
-        else:
-            rows.append((code, stage, False, 1000 + index, index, 3, LATEST_REPORT, LATEST_REPORT))
-    return rows
+@pytest.fixture(scope="module")
+def demo_url(tracker_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo loaded and built once; every test runs the gate on it (GX context reused)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_DATABASE_URL", tracker_db_url)
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
+        patch.delenv("TRACKER_FRESHNESS_MAX_AGE_DAYS", raising=False)
+        empty_tracker_tables(tracker_db_url)
+        ingest_paths(write_demo_feeds(tmp_path_factory.mktemp("feeds")), tracker_db_url)
+        transform.build(tracker_db_url, LATEST_REPORT_DATE)
+        yield tracker_db_url
 
 
-def _load_mart(url: str, rows: list[tuple]) -> None:
-    with psycopg.connect(url) as conn:
-        conn.execute(MART_DDL)
-        conn.cursor().executemany(INSERT, rows)
+def _gate(url: str) -> tuple[str, GateResult]:
+    run_id = pipeline.new_gate_run_id("test")
+    return run_id, run_gate(url, run_id, LATEST_REPORT_DATE, dag_run_id="manual__test")
 
 
-def _audit_rows(url: str, run_id: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
+def _failed(url: str, run_id: str) -> list[dict]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
         return conn.execute(
-            "select expectation_type, expectation_kwargs ->> 'column', success, run_date,"
-            " suite_name from audit.expectation_results where run_id = %s order by result_id",
+            "select word, severity, suite_name, expectation_type, expectation_notes,"
+            " unexpected_count, unexpected_rows, code_version, dag_run_id, run_date"
+            " from audit.expectation_results where run_id = %s and not success",
             (run_id,),
         ).fetchall()
 
 
-@pytest.fixture(scope="module")
-def gx_local_dir(tmp_path_factory) -> str:
-    """One GX file context for the module, so later runs reuse it as a real deployment does."""
-    return str(tmp_path_factory.mktemp("local"))
+@contextmanager
+def _broken(url: str, table: str, *statements: str) -> Iterator[None]:
+    """Break a mart table for one test and restore it exactly afterwards."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"create temp table saved as select * from {table}")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            yield
+        finally:
+            conn.execute(f"truncate {table}")
+            conn.execute(f"insert into {table} select * from saved")
 
 
-@pytest.fixture
-def gate_env(tracker_env: str, gx_local_dir: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("TRACKER_LOCAL_DIR", gx_local_dir)
-    monkeypatch.delenv("TRACKER_FRESHNESS_MAX_AGE_DAYS", raising=False)
-    return tracker_env
+def test_on_the_demo_every_word_passes_and_the_run_is_recorded(demo_url):
+    run_id, result = _gate(demo_url)
+    assert result.success, result.failures
+    assert (result.failures, result.warnings) == ([], [])
+    assert {row["word"] for row in result.results} == set(WORDS)
+    with psycopg.connect(demo_url) as conn:
+        run = conn.execute(
+            "select dag_run_id, run_date, success, blocking_failures, warnings, code_version"
+            " from audit.gate_runs where run_id = %s",
+            (run_id,),
+        ).fetchone()
+        recorded = conn.execute(
+            "select count(*), count(distinct word), bool_and(expectation_notes != '')"
+            " from audit.expectation_results where run_id = %s",
+            (run_id,),
+        ).fetchone()
+    assert run[:5] == ("manual__test", LATEST_REPORT_DATE, True, 0, 0)
+    assert run[5] and run[5] != "unknown"  # the git commit of the code that judged
+    assert recorded == (len(result.results), 6, True)
 
 
-def _failed(result: GateResult) -> set[tuple[str, str | None]]:
-    return {(r["expectation_type"], r["column"]) for r in result.results if not r["success"]}
-
-
-def test_good_mart_passes_records_audit_rows_once_and_builds_data_docs(gate_env):
-    _load_mart(gate_env, _good_rows())
-
-    first = run_gate(gate_env, "scheduled__2025-12-20", date(2025, 12, 20))
-    again = run_gate(gate_env, "scheduled__2025-12-20", date(2025, 12, 20))
-
-    for result in (first, again):
-        assert result.success, result.failures
-        assert result.failures == []
-        enforce(result)
-    assert len(first.results) == 10
-    audit = _audit_rows(gate_env, "scheduled__2025-12-20")
-    assert len(audit) == len(again.results)  # the re-run replaced its rows, no duplicates
-    assert all(success for _, _, success, _, _ in audit)
-    assert {run_date for *_, run_date, _ in audit} == {date(2025, 12, 20)}
-    assert {suite for *_, suite in audit} == {"marts.database_current_status"}
-    assert again.data_docs_index.name == "index.html"
-    assert again.data_docs_index.is_file()
-    assert "marts.database_current_status" in again.data_docs_index.read_text(encoding="utf-8")
-
-
-def test_broken_mart_fails_and_names_every_broken_rule(gate_env):
-    rows = _good_rows()
-    # Three databases missing, one unknown code, one duplicated: 104 rows for 105 databases.
-    rows = rows[3:] + [("XX-NOT-IN-REGISTRY", *rows[3][1:]), rows[4]]
-    rows[5] = (rows[5][0], "finished", *rows[5][2:])
-    rows[6] = (*rows[6][:3], -5, *rows[6][4:])
-    stale = date(2025, 11, 1)
-    rows = [(*row[:6], stale if row[6] else None, row[7]) for row in rows]
-    _load_mart(gate_env, rows)
-
-    result = run_gate(gate_env, "manual__broken", date(2025, 12, 20))
-
+def test_correct_blocks_a_row_that_updated_more_records_than_it_holds(demo_url):
+    with psycopg.connect(demo_url, autocommit=True) as conn:
+        file_id, name = conn.execute(
+            "select file_id, original_name from raw.feed_files where feed_kind = 'status'"
+            " and agency_code = 'MOJ' order by file_id limit 1"
+        ).fetchone()
+        conn.execute(
+            "insert into raw.status_reports select file_id, 9001, report_date, agency_code,"
+            " database_code, platform_status, data_status, process_integrated,"
+            " connected_national, 10, 11, consumer_agencies, notes from raw.status_reports"
+            " where file_id = %s limit 1",
+            (file_id,),
+        )
+    try:
+        run_id, result = _gate(demo_url)
+    finally:
+        with psycopg.connect(demo_url, autocommit=True) as conn:
+            conn.execute("delete from raw.status_reports where line_number = 9001")
     assert not result.success
-    assert _failed(result) == {
-        ("expect_table_row_count_to_equal", None),
-        ("expect_column_values_to_be_unique", "database_code"),
-        ("expect_column_values_to_be_in_set", "database_code"),
-        ("expect_column_values_to_be_in_set", "stage"),
-        ("expect_column_values_to_be_between", "record_count"),
-        ("expect_column_max_to_be_between", "effective_report_date"),
+    [failure] = _failed(demo_url, run_id)
+    assert (failure["word"], failure["severity"]) == ("correct", "blocking")
+    assert failure["expectation_type"] == "expect_column_pair_values_a_to_be_greater_than_b"
+    assert failure["unexpected_count"] == 1
+    [row] = failure["unexpected_rows"]
+    assert (row["file_name"], row["line_number"], row["agency_code"]) == (name, 9001, "MOJ")
+    assert f"{name} line 9001" in result.failures[0]
+
+
+def test_complete_blocks_when_many_databases_have_no_report(demo_url):
+    with _broken(
+        demo_url,
+        "marts.database_current_status",
+        "update marts.database_current_status set effective_report_date = null,"
+        " is_unreported = true where database_code in (select database_code from"
+        " marts.database_current_status where not is_unreported order by database_code limit 8)",
+    ):
+        run_id, result = _gate(demo_url)
+    assert not result.success
+    failures = _failed(demo_url, run_id)
+    assert {(f["word"], f["severity"]) for f in failures} == {("complete", "blocking")}
+    missing = [
+        f for f in failures if f["expectation_type"] == "expect_column_values_to_not_be_null"
+    ]
+    assert missing and missing[0]["unexpected_count"] == 10  # 8 broken + 2 never reported
+    assert len(missing[0]["unexpected_rows"]) == 10
+    assert all(row["database_code"] for row in missing[0]["unexpected_rows"])
+
+
+def test_clean_blocks_untrimmed_published_text_and_names_its_feed_row(demo_url):
+    with _broken(
+        demo_url,
+        "marts.database_current_status",
+        "update marts.database_current_status set report_notes = ' ' || report_notes || ' '"
+        " where database_code = 'MOJ-CIVIL-STATUS'",
+    ):
+        run_id, result = _gate(demo_url)
+        with psycopg.connect(demo_url) as conn:
+            evidence = conn.execute(
+                "select evidence_file_name, evidence_line_number from"
+                " marts.database_current_status where database_code = 'MOJ-CIVIL-STATUS'"
+            ).fetchone()
+    assert not result.success
+    [failure] = _failed(demo_url, run_id)
+    assert (failure["word"], failure["severity"]) == ("clean", "blocking")
+    assert failure["expectation_type"] == "unexpected_rows_expectation"
+    [row] = failure["unexpected_rows"]
+    assert (row["file_name"], row["line_number"]) == evidence
+    assert row["database_code"] == "MOJ-CIVIL-STATUS"
+
+
+def test_live_warns_about_late_agencies_and_the_run_goes_on(demo_url):
+    with _broken(
+        demo_url,
+        "marts.agency_feed_freshness",
+        "update marts.agency_feed_freshness set days_since_last_report = 40, is_late = true"
+        " where agency_code in ('MOJ', 'MOF', 'MOH')",
+    ):
+        run_id, result = _gate(demo_url)
+    assert result.success  # a warning word never fails the run
+    [failure] = _failed(demo_url, run_id)
+    assert (failure["word"], failure["severity"]) == ("live", "warning")
+    assert {row["agency_code"] for row in failure["unexpected_rows"]} == {
+        "MOJ",
+        "MOF",
+        "MOH",
+        "OOG",
     }
-    failures = "\n".join(result.failures)
-    assert len(result.failures) == 6
-    assert "expect_table_row_count_to_equal(value=105): observed 104" in failures
-    assert "XX-NOT-IN-REGISTRY" in failures
-    assert "'finished'" in failures
-    assert "[-5]" in failures
-    assert "observed 2025-11-01" in failures
-    with pytest.raises(GateFailed) as raised:
-        enforce(result)
-    message = str(raised.value)
-    assert all(line in message for line in result.failures)
-    assert len(message.splitlines()) == 1 + len(result.failures)
-    audit = _audit_rows(gate_env, "manual__broken")
-    assert sum(not success for _, _, success, _, _ in audit) == 6
+    assert len(result.warnings) == 1 and "live (warning)" in result.warnings[0]
 
 
-def test_backfill_judges_freshness_by_its_own_date(gate_env):
-    _load_mart(gate_env, _good_rows())  # latest report 2025-12-18
+def test_unified_blocks_a_database_owned_by_two_agencies(demo_url):
+    # a registry replaced after a merger that lists one database under the old and the new owner
+    with _broken(
+        demo_url,
+        "staging.registry_databases",
+        "insert into staging.registry_databases select * from staging.registry_databases"
+        " where database_code = 'MOF-FINANCE'",
+        "update staging.registry_databases set owner_agency_code = 'MPI'"
+        " where ctid = (select max(ctid) from staging.registry_databases"
+        " where database_code = 'MOF-FINANCE')",
+    ):
+        run_id, result = _gate(demo_url)
+    assert not result.success
+    failures = _failed(demo_url, run_id)
+    assert {(f["word"], f["severity"]) for f in failures} == {("unified", "blocking")}
+    rows = {
+        (row["database_code"], row.get("owner_agency_code"))
+        for failure in failures
+        for row in failure["unexpected_rows"]
+    }
+    assert ("MOF-FINANCE", "MPI") in rows
 
-    fresh_then = run_gate(gate_env, "backfill__2025-12-20", date(2025, 12, 20))
-    stale_later = run_gate(gate_env, "scheduled__2026-06-01", date(2026, 6, 1))
 
-    assert fresh_then.success, fresh_then.failures
-    assert not stale_later.success
-    assert _failed(stale_later) == {("expect_column_max_to_be_between", "effective_report_date")}
-    (failure,) = stale_later.failures
-    assert "min_value=2026-05-18" in failure
-    assert "max_value=2026-06-01" in failure
-    assert "observed 2025-12-18" in failure
+def test_shared_warns_when_connected_databases_are_not_used(demo_url):
+    with _broken(
+        demo_url,
+        "marts.database_current_status",
+        "update marts.database_current_status set consumer_agencies = 0"
+        " where stage = 'centralized' and connected_national",
+    ):
+        run_id, result = _gate(demo_url)
+    assert result.success
+    [failure] = _failed(demo_url, run_id)
+    assert (failure["word"], failure["severity"]) == ("shared", "warning")
+    assert all(row["file_name"] for row in failure["unexpected_rows"])
+
+
+def test_a_rerun_appends_and_the_record_cannot_be_changed(demo_url):
+    first, _ = _gate(demo_url)
+    second, _ = _gate(demo_url)
+    assert first != second
+    with psycopg.connect(demo_url) as conn:
+        runs = conn.execute(
+            "select count(*) from audit.gate_runs where run_id in (%s, %s)", (first, second)
+        ).fetchone()[0]
+        assert runs == 2
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute("delete from audit.expectation_results where run_id = %s", (first,))
+        conn.rollback()
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute("update audit.gate_runs set success = false where run_id = %s", (first,))
+
+
+def test_tracker_audit_prints_failures_with_their_feed_rows(demo_url, tmp_path):
+    with psycopg.connect(demo_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into raw.status_reports select file_id, 9002, report_date, agency_code,"
+            " database_code, platform_status, data_status, process_integrated,"
+            " connected_national, record_count, records_updated_30d, -3, notes"
+            " from raw.status_reports where agency_code = 'MOH' limit 1"
+        )
+    try:
+        run_id, _ = _gate(demo_url)
+    finally:
+        with psycopg.connect(demo_url, autocommit=True) as conn:
+            conn.execute("delete from raw.status_reports where line_number = 9002")
+    env = {**os.environ, "TRACKER_DATABASE_URL": demo_url}
+    text = subprocess.run(
+        [str(TRACKER), "audit", "--run", run_id], capture_output=True, text=True, env=env
+    )
+    assert text.returncode == 0, text.stderr
+    assert f"gate run {run_id} (DAG run manual__test): FAILED" in text.stdout
+    assert "correct (blocking)" in text.stdout
+    assert "FAIL correct.intermediate.int_status_reports_received" in text.stdout
+    assert "why: Correct: consumer_agencies is a count and cannot be negative." in text.stdout
+    assert "line 9002" in text.stdout
+    assert '"consumer_agencies": -3' in text.stdout  # the loaded raw row itself
+    as_json = subprocess.run(
+        [str(TRACKER), "audit", "--date", LATEST_REPORT_DATE.isoformat(), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    runs = json.loads(as_json.stdout)
+    assert run_id in {run["run_id"] for run in runs}
+    assert all(run["run_date"] == LATEST_REPORT_DATE.isoformat() for run in runs)
+    missing = subprocess.run(
+        [str(TRACKER), "audit", "--date", "2020-01-01"], capture_output=True, text=True, env=env
+    )
+    assert missing.returncode == 1 and "no quality gate run recorded" in missing.stderr
+    assert format_runs(audit_runs(demo_url, run_id))  # the same text, in process
+
+
+def test_every_run_keeps_its_page_and_the_index_lists_them_newest_first(demo_url, tmp_path):
+    first, _ = _gate(demo_url)
+    second, _ = _gate(demo_url)
+    index = write_run_reports(demo_url, tmp_path / "quality_runs")
+    page = index.read_text(encoding="utf-8")
+    assert page.index(page_name(second)) < page.index(page_name(first))
+    for run_id in (first, second):
+        assert run_id in (tmp_path / "quality_runs" / page_name(run_id)).read_text("utf-8")
+    earlier = (tmp_path / "quality_runs" / page_name(first)).read_text("utf-8")
+    write_run_reports(demo_url, tmp_path / "quality_runs")  # a later publish keeps old pages
+    assert (tmp_path / "quality_runs" / page_name(first)).read_text("utf-8") == earlier
+    assert date.fromisoformat("2025-12-15") == LATEST_REPORT_DATE

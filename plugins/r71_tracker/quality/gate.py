@@ -353,7 +353,7 @@ def _unexpected_rows_count(result: ExpectationValidationResult) -> int | None:
     return observed if isinstance(observed, int) else None
 
 
-def _offending_rows(failed: list[dict], connection_string: str) -> None:
+def _offending_rows(failed: list[dict]) -> None:
     """Pass 2: for failed expectations only, a sample of the offending rows with the columns that
     trace them (an ephemeral context: nothing of this pass lands in the Data Docs)."""
     import great_expectations as gx
@@ -366,7 +366,7 @@ def _offending_rows(failed: list[dict], connection_string: str) -> None:
         return
     context = gx.get_context(mode="ephemeral")
     source = context.data_sources.add_postgres(
-        name="offending_rows", connection_string=connection_string
+        name="offending_rows", connection_string="${" + CONNECTION_VARIABLE + "}"
     )
     try:
         for relation, rows in by_relation.items():
@@ -525,8 +525,7 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
     config = settings()
     severities = {word: bars.mode for word, bars in load_bars().items()}
     suites = build_word_suites(run_date)
-    connection_string = gx_connection_string(url)
-    with _exclusive(config.gx_dir), _connection_in_environment(connection_string):
+    with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
         context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
         _without_progress_bars(context)
         checkpoint = _checkpoint(context, suites)
@@ -537,9 +536,9 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
                 # GX keeps a pooled connection per data source; close it rather than leak it.
                 validation.data_source.get_engine().dispose()
         docs = _data_docs_index(context)
-    rows = _results(outcome, {suite.name: suite for suite in suites}, severities)
-    failed = [row for row in rows if not row["success"]]
-    _offending_rows(failed, connection_string)
+        rows = _results(outcome, {suite.name: suite for suite in suites}, severities)
+        failed = [row for row in rows if not row["success"]]
+        _offending_rows(failed)
     _traced(url, failed)
     _record(url, run_id, dag_run_id, run_date, started, rows, docs)
     blocking = [row for row in failed if row["severity"] == "blocking"]

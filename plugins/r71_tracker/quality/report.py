@@ -146,7 +146,8 @@ def write_validation_report(url: str, run_id: str, out_path: Path) -> Path:
             else _html("Quality gate", ["<p>No quality gate has run yet.</p>"])
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(page.replace('href="index.html"', 'href="quality_runs/index.html"'), "utf-8")
+    page = page.replace('href="index.html"', 'href="quality_runs/index.html"')
+    out_path.write_text(page, "utf-8")
     return out_path
 
 

@@ -1,112 +1,123 @@
-"""The GX suites build offline, carry STYLE item 19 names, and use only real mart columns."""
+"""The six words' suites build offline from the reviewed bars, and every check explains itself."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
+import yaml
 
-from expectations.marts import database_current_status as mart
+from expectations.context import BARS_FILE, WORDS, BarsError, SuiteContext, load_bars
+from expectations.words import clean, complete, correct, live, shared, unified
 from r71_tracker.quality.gate import registry_codes
 from r71_tracker.registry import RegistryError
 
-SIX_WORDS = {"correct", "complete", "clean", "live", "unified", "shared"}
-CODES = ["MOJ-CIVIL-STATUS", "MOF-FINANCE", "MOH-HEALTH"]
+RUN_DATE = date(2025, 12, 15)
+MODULES = (correct, complete, clean, live, unified, shared)
 
 
-def _by_type(suite, expectation_type: str) -> list:
-    return [e for e in suite.expectations if e.expectation_type == expectation_type]
-
-
-def test_suite_builds_with_its_layer_dot_dataset_name():
-    suite = mart.build_suite(date(2025, 12, 20), 14, CODES)
-
-    assert suite.name == "marts.database_current_status"
-    assert {e.expectation_type for e in suite.expectations} == {
-        "expect_table_row_count_to_equal",
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_be_unique",
-        "expect_column_values_to_be_in_set",
-        "expect_column_values_to_be_between",
-        "expect_column_max_to_be_between",
+def _context(**changes) -> SuiteContext:
+    values = {
+        "run_date": RUN_DATE,
+        "bars": load_bars(),
+        "database_codes": ("MOF-FINANCE", "MOH-HEALTH", "MOJ-CIVIL-STATUS"),
+        "agency_codes": ("MOF", "MOH", "MOJ"),
     }
-    # The file context stores the suite as JSON: it must serialise (dates included).
-    json.dumps(suite.to_json_dict())
+    return SuiteContext(**{**values, **changes})
 
 
-def test_every_expectation_names_a_column_of_the_mart():
-    suite = mart.build_suite(date(2025, 12, 20), 14, CODES)
-
-    columns = {e.column for e in suite.expectations if hasattr(e, "column")}
-    assert columns <= set(mart.MART_COLUMNS)
-    assert {"database_code", "stage", "effective_report_date", *mart.COUNT_COLUMNS} <= columns
-
-
-def test_every_expectation_explains_itself_to_auditors():
-    suite = mart.build_suite(date(2025, 12, 20), 14, CODES)
-
-    for expectation in suite.expectations:
-        assert expectation.notes, expectation.expectation_type
-        assert expectation.meta["why"]
-        assert set(expectation.meta["serves"]) <= SIX_WORDS
-        assert expectation.meta["serves"]
-
-
-def test_registry_drives_row_count_and_code_set():
-    suite = mart.build_suite(date(2025, 12, 20), 14, [*CODES, CODES[0]])
-
-    (row_count,) = _by_type(suite, "expect_table_row_count_to_equal")
-    assert row_count.value == 3
-    code_set = next(
-        e
-        for e in _by_type(suite, "expect_column_values_to_be_in_set")
-        if e.column == "database_code"
-    )
-    assert sorted(code_set.value_set) == sorted(CODES)
-    stage_set = next(
-        e for e in _by_type(suite, "expect_column_values_to_be_in_set") if e.column == "stage"
-    )
-    assert set(stage_set.value_set) == {"centralized", "in_progress", "not_started"}
+def test_one_module_per_word_and_every_suite_named_word_layer_dataset():
+    assert tuple(module.WORD for module in MODULES) == WORDS
+    names = []
+    for module in MODULES:
+        suites = module.build_suites(_context())
+        assert suites, module.WORD
+        for suite in suites:
+            word, layer, dataset = suite.name.split(".")
+            assert word == module.WORD == suite.meta["word"]
+            assert layer in {"staging", "intermediate", "seeds", "marts"}
+            assert suite.meta["relation"].endswith(f".{dataset}")
+            assert suite.meta["trace_columns"]
+            json.dumps(suite.to_json_dict())  # the file context stores suites as JSON
+            names.append(suite.name)
+    assert len(names) == len(set(names))
 
 
-def test_counts_must_be_non_negative_but_may_be_null():
-    suite = mart.build_suite(date(2025, 12, 20), 14, CODES)
+def test_every_expectation_says_why_and_names_its_word():
+    for module in MODULES:
+        for suite in module.build_suites(_context()):
+            for expectation in suite.expectations:
+                assert expectation.notes and expectation.notes.split(":")[0].lower() == (
+                    module.WORD
+                ), expectation
+                assert expectation.meta["word"] == module.WORD
+                assert expectation.meta["why"]
 
-    between = {e.column: e for e in _by_type(suite, "expect_column_values_to_be_between")}
-    assert set(between) == set(mart.COUNT_COLUMNS)
-    for expectation in between.values():
-        assert expectation.min_value == 0
-        assert expectation.max_value is None
-    not_null = {e.column for e in _by_type(suite, "expect_column_values_to_not_be_null")}
-    assert not_null.isdisjoint(mart.COUNT_COLUMNS)
+
+def test_bars_come_from_bars_yml_and_every_bar_says_why():
+    bars = load_bars()
+    assert set(bars) == set(WORDS)
+    for word in bars.values():
+        assert word.mode in ("blocking", "warning") and word.why and word.vi
+        assert set(word.bars) == set(word.bar_reasons)
+        assert all(reason for reason in word.bar_reasons.values())
+    # on the demo every word passes; live and shared never stop a run
+    assert {word: bars[word].mode for word in ("live", "shared")} == {
+        "live": "warning",
+        "shared": "warning",
+    }
+
+
+def test_a_bar_changed_in_the_file_changes_the_check(tmp_path: Path):
+    document = yaml.safe_load(BARS_FILE.read_text(encoding="utf-8"))
+    document["complete"]["bars"]["reported_share"]["value"] = 0.5
+    changed = tmp_path / "bars.yml"
+    changed.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    suites = complete.build_suites(_context(bars=load_bars(changed)))
+    mostly = [
+        expectation.mostly
+        for suite in suites
+        for expectation in suite.expectations
+        if expectation.meta.get("bar") == "reported_share"
+    ]
+    assert mostly == [0.5]
 
 
 @pytest.mark.parametrize(
-    ("run_date", "max_age_days", "oldest"),
+    ("change", "message"),
     [
-        (date(2025, 12, 20), 14, date(2025, 12, 6)),
-        (date(2026, 6, 1), 14, date(2026, 5, 18)),
-        (date(2020, 1, 3), 7, date(2019, 12, 27)),
+        (lambda d: d.pop("shared"), "word 'shared' is missing"),
+        (lambda d: d["live"].update(mode="maybe"), "live.mode must be blocking or warning"),
+        (lambda d: d["clean"].update(why=""), "clean.why must say why"),
+        (
+            lambda d: d["live"]["bars"]["max_report_age_days"].update(why=" "),
+            "live.bars.max_report_age_days.why",
+        ),
+        (
+            lambda d: d["shared"]["bars"]["used_connected_share"].update(value="most"),
+            "must be a number",
+        ),
+        (lambda d: d.update(beautiful={"mode": "warning"}), "unknown word(s) beautiful"),
     ],
 )
-def test_freshness_window_counts_back_from_the_run_date_not_today(run_date, max_age_days, oldest):
-    suite = mart.build_suite(run_date, max_age_days, CODES)
-
-    (freshness,) = _by_type(suite, "expect_column_max_to_be_between")
-    assert freshness.column == "effective_report_date"
-    assert freshness.min_value == oldest
-    assert freshness.max_value == run_date
-
-
-def test_freshness_window_rejects_a_negative_age():
-    with pytest.raises(ValueError, match="max_age_days"):
-        mart.freshness_window(date(2025, 12, 20), -1)
+def test_a_bars_file_without_a_reason_or_a_mode_is_refused(tmp_path: Path, change, message):
+    document = yaml.safe_load(BARS_FILE.read_text(encoding="utf-8"))
+    change(document)
+    broken = tmp_path / "bars.yml"
+    broken.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(BarsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_bars(broken)
 
 
-def test_empty_registry_is_refused():
-    with pytest.raises(ValueError, match="registry"):
-        mart.build_suite(date(2025, 12, 20), 14, [])
+def test_the_run_date_sets_the_freshness_windows():
+    [current, _] = complete.build_suites(_context())
+    window = [e for e in current.expectations if e.meta.get("bar") == "fresh_share"][0]
+    assert (window.min_value, window.max_value) == (date(2025, 11, 15), RUN_DATE)
+    [_, live_current] = live.build_suites(_context())
+    newest = live_current.expectations[0]
+    assert (newest.min_value, newest.max_value) == (date(2025, 12, 1), RUN_DATE)
 
 
 def test_registry_codes_come_from_the_registry_csv_as_ingest_reads_it(tmp_path):
