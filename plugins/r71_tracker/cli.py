@@ -147,6 +147,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"quarantined (raw.rejected_rows / rejected files): {reasons}")
     published = config.published_dir
     print()
+    print(f"dashboard:         {published / 'index.html'}")
+    print(f"quality gate runs: {published / 'quality_runs' / 'index.html'}")
     print(f"dbt docs site:     {published / 'dbt_docs' / 'index.html'}")
     print(f"validation report: {published / 'validation_report.html'}")
     print(f"GX Data Docs:      {published / 'data_docs' / 'index.html'}")
@@ -160,6 +162,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     run_date = pipeline.resolve_run_date(args.date)
     publication = pipeline.publish(f"docs__{run_date.isoformat()}", run_date)
+    print(f"dashboard:         {publication.dashboard_path}")
+    print(f"quality gate runs: {publication.quality_runs_path}")
     print(f"dbt docs site:     {publication.dbt_docs_path}")
     print(f"validation report: {publication.validation_report_path}")
     print(f"GX Data Docs:      {publication.data_docs_path}")

@@ -124,14 +124,18 @@ class Publication:
     run_date: str
     summary: dict
     summary_path: str
+    dashboard_path: str
+    quality_runs_path: str
     dbt_docs_path: str
     validation_report_path: str
     data_docs_path: str
 
 
 def publish(run_id: str, run_date: date) -> Publication:
-    """Write the dbt docs site, the validation report, the GX Data Docs and the stage summary."""
+    """Write the dashboard, the dbt docs site, the gate's run pages and report, the GX Data Docs
+    and the stage summary."""
     from r71_tracker import status, transform
+    from r71_tracker.dashboard import write_dashboard
     from r71_tracker.quality.report import write_run_reports, write_validation_report
 
     config = settings()
@@ -142,16 +146,19 @@ def publish(run_id: str, run_date: date) -> Publication:
         _ensure_marts_as_of(url, run_date)
         dbt_docs = transform.generate_docs(url, published / "dbt_docs")
         report = write_validation_report(url, run_id, published / "validation_report.html")
-        write_run_reports(url, published / "quality_runs")
+        runs_index = write_run_reports(url, published / "quality_runs")
         data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
         summary = status.stage_counts(url, run_date)
         summary_path = published / "summary.json"
         summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        dashboard = write_dashboard(url, run_date, summary, published / "index.html")
     return Publication(
         run_id=run_id,
         run_date=run_date.isoformat(),
         summary=summary,
         summary_path=str(summary_path),
+        dashboard_path=str(dashboard),
+        quality_runs_path=str(runs_index),
         dbt_docs_path=str(dbt_docs),
         validation_report_path=str(report),
         data_docs_path=str(data_docs),

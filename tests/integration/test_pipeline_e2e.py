@@ -123,6 +123,14 @@ def test_demo_run_through_airflow_gives_31_36_38(pipeline_env, demo_run):
     assert "PASS" in report and "expect_column_max_to_be_between" in report
     summary = json.loads((published / "summary.json").read_text("utf-8"))
     assert summary["stages"] == {"centralized": 31, "in_progress": 36, "not_started": 38}
+    # The dashboard shows the figures and links every run's gate page, which is kept.
+    dashboard = (published / "index.html").read_text("utf-8")
+    assert "<b>31</b> centralized" in dashboard and 'href="quality_runs/' in dashboard
+    assert 'class="RED">RED' in dashboard and "ngay_sinh" in dashboard
+    with psycopg.connect(url) as conn:
+        gate_runs = [row[0] for row in conn.execute("select run_id from audit.gate_runs")]
+    runs_index = (published / "quality_runs" / "index.html").read_text("utf-8")
+    assert gate_runs and all(run_id in runs_index for run_id in gate_runs)
 
 
 def test_operators_see_each_agencys_last_report(pipeline_env, demo_run, capsys):
