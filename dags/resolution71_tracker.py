@@ -13,7 +13,12 @@ registry seeds in `dbt_project/seeds/`.
 
 **Tasks:** find new feed files → ingest each (one mapped task per file, one transaction each) →
 dbt build → quality gate (fails the run, and publish does not run, when the data is below the bar;
-loaded raw data stays) → publish.
+loaded raw data stays) → publish; beside the gate, alert the liaison of each late agency.
+
+**Alerts** (`r71_tracker.alerts`, recorded in `audit.alerts`): a failed blocking suite alerts the
+liaison of each agency whose rows failed (quality gate's failure callback); a late feed alerts its
+agency's liaison once per run date; a failed run alerts the platform team once (the failing task's
+callback, which knows the exception, or else the DAG's).
 
 The run judges data as of its logical date, never the wall clock, so a backfill of 2025 judges 2025
 data by 2025's calendar. All logic lives in `plugins/r71_tracker`; this file only wires tasks.
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, task
+
+from r71_tracker.alerts import BlockingSuiteNotifier, DagRunFailedNotifier
 
 OWNER = "data-platform"
 
@@ -34,7 +41,13 @@ OWNER = "data-platform"
     catchup=False,
     max_active_runs=1,
     tags=["resolution71", "feeds", "dbt", "quality-gate"],
-    default_args={"owner": OWNER, "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
+    default_args={
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": pendulum.duration(seconds=30),
+        "on_failure_callback": DagRunFailedNotifier(),
+    },
+    on_failure_callback=DagRunFailedNotifier(),
     doc_md=__doc__,
 )
 def resolution71_tracker():
@@ -58,11 +71,17 @@ def resolution71_tracker():
         pipeline.build_models(run_date)
         return run_date.isoformat()
 
-    @task
+    @task(on_failure_callback=[BlockingSuiteNotifier(), DagRunFailedNotifier()])
     def quality_gate(run_date: str, run_id=None) -> None:
         from r71_tracker import pipeline
 
         pipeline.quality_gate_task(run_id, run_date)
+
+    @task
+    def alert_late_feeds(run_date: str, run_id=None) -> list[str]:
+        from r71_tracker import alerts
+
+        return alerts.late_feeds_task(run_date, run_id)
 
     @task
     def publish(run_date: str, run_id=None) -> dict:
@@ -74,6 +93,7 @@ def resolution71_tracker():
     run_date = build_models()
     loads >> run_date
     quality_gate(run_date) >> publish(run_date)
+    alert_late_feeds(run_date)
 
 
 resolution71_tracker()

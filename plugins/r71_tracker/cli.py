@@ -42,18 +42,23 @@ def cmd_audit_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from r71_tracker import pipeline
+    from r71_tracker import alerts, pipeline
     from r71_tracker.quality.gate import GateFailed
 
     run_date = pipeline.resolve_run_date(args.date)
     run_id = args.run_id or pipeline.new_gate_run_id(f"cli__{run_date.isoformat()}")
     print(f"dbt build for {run_date} ...", flush=True)
     pipeline.build_models(run_date)
+    late = alerts.alert_late_feeds(run_date)  # once per agency and date, shared with the DAG
+    if late:
+        print(f"late feeds alerted: {', '.join(alert.agency_code or '?' for alert in late)}")
     print(f"quality gate (run id {run_id}) ...", flush=True)
     try:
         result = pipeline.run_quality_gate(run_id, run_date)
     except GateFailed as failure:
         print(f"quality gate FAILED for {run_date}:\n{failure}", file=sys.stderr)
+        sent = alerts.alert_blocking_failures(run_id)
+        print(f"alerts: {len(sent)} sent (audit.alerts)", file=sys.stderr)
         print(f"details: tracker audit --run {run_id}", file=sys.stderr)
         return 1
     for warning in result.warnings:

@@ -15,10 +15,20 @@ from r71_tracker.config import settings
 
 AGENCIES_FILE = "registry_agencies.csv"
 DATABASES_FILE = "registry_databases.csv"
+LIAISONS_FILE = "registry_liaisons.csv"
 
 
 class RegistryError(Exception):
     """The registry seed files are missing or malformed (the message is one line)."""
+
+
+@dataclass(frozen=True)
+class Liaison:
+    """Who receives an agency's alerts (seed registry_liaisons)."""
+
+    agency_code: str
+    name: str
+    email: str
 
 
 @dataclass(frozen=True)
@@ -99,3 +109,21 @@ def load_registry(seeds_dir: Path | None = None) -> Registry:
     if not agencies or not owners:
         raise RegistryError(f"registry in {seeds_dir} has no agencies or no databases")
     return Registry(agency_codes=agencies, database_owners=owners)
+
+
+def load_liaisons(seeds_dir: Path | None = None) -> dict[str, Liaison]:
+    """Each agency's liaison, by agency code, from `registry_liaisons.csv` in `seeds_dir`.
+
+    Read at alert time (not cached), so an operator who replaces the placeholder addresses is
+    heard on the next alert without a restart.
+    """
+    path = (seeds_dir or settings().seeds_dir) / LIAISONS_FILE
+    rows = _read_rows(path, ("agency_code", "liaison_name", "liaison_email"))
+    codes = _codes(path, rows, "agency_code")
+    liaisons: dict[str, Liaison] = {}
+    for code, (line, row) in zip(codes, rows, strict=True):
+        email = row["liaison_email"].strip()
+        if "@" not in email:
+            raise RegistryError(f"{path} line {line}: liaison_email of {code} is not an address")
+        liaisons[code] = Liaison(code, row["liaison_name"].strip(), email)
+    return liaisons

@@ -55,6 +55,7 @@ def test_tracker_dag_wires_ingest_build_gate_publish(dagbag):
         "build_models",
         "quality_gate",
         "publish",
+        "alert_late_feeds",
     }
     ingest = dag.get_task("ingest_feed_file")
     assert ingest.is_mapped, "one mapped task per feed file"
@@ -63,6 +64,28 @@ def test_tracker_dag_wires_ingest_build_gate_publish(dagbag):
     assert dag.get_task("quality_gate").upstream_task_ids == {"build_models"}
     assert dag.get_task("publish").upstream_task_ids == {"quality_gate", "build_models"}
     assert dag.get_task("publish").trigger_rule == "all_success"
+    # late feeds are alerted whether or not the gate passes: beside it, after the build
+    assert dag.get_task("alert_late_feeds").upstream_task_ids == {"build_models"}
+    assert dag.get_task("alert_late_feeds").downstream_task_ids == set()
+
+
+def test_tracker_dag_alerts_through_airflow_notifiers(dagbag):
+    from airflow.sdk import BaseNotifier
+
+    from r71_tracker.alerts import BlockingSuiteNotifier, DagRunFailedNotifier
+
+    def kinds(callbacks) -> list[type]:
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert all(isinstance(callback, BaseNotifier) for callback in callbacks)
+        return [type(callback) for callback in callbacks]
+
+    dag = dagbag.dags["resolution71_tracker"]
+    assert kinds(dag.on_failure_callback) == [DagRunFailedNotifier]
+    for task in dag.tasks:  # the failing task knows the exception: it raises the run's alert
+        expected = [DagRunFailedNotifier]
+        if task.task_id == "quality_gate":
+            expected = [BlockingSuiteNotifier, DagRunFailedNotifier]
+        assert kinds(task.on_failure_callback) == expected, task.task_id
 
 
 def test_dag_files_only_wire_tasks():
