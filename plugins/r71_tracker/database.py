@@ -13,13 +13,24 @@ from importlib import resources
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 from r71_tracker.config import Settings, settings
 
 TRACKER_DATABASE = "tracker"
 AIRFLOW_DATABASE = "airflow"
-TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 6"
+TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 7"
+# The least-privilege roles (sql/roles.sql); the tracker acts as them through SET ROLE.
+LOADER_ROLE = "tracker_loader"  # ingest: writes raw, reads the registry
+TRANSFORMER_ROLE = "tracker_transformer"  # dbt: reads raw, owns staging/marts, appends to audit
+LIAISON_ROLE = "tracker_liaison"  # reads marts
+AUDITOR_ROLE = "tracker_auditor"  # reads audit and marts
+TRACKER_ROLES = (LOADER_ROLE, TRANSFORMER_ROLE, LIAISON_ROLE, AUDITOR_ROLE)
 _SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
+
+
+class RolesNotGranted(RuntimeError):
+    """The administering user can neither create the tracker roles nor act as them (one line)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,7 @@ def airflow_url(config: Settings | None = None) -> str:
 
 
 def ensure_tracker_schema(url: str) -> None:
-    """Create or upgrade the raw and audit tables (serialised by an advisory lock).
+    """Create or upgrade the raw and audit tables and the roles' grants (under an advisory lock).
 
     The schema's comment records the version in place, so an up-to-date database costs one
     catalog read: no DDL (and no table lock) runs while other processes are loading files.
@@ -132,7 +143,18 @@ def ensure_tracker_schema(url: str) -> None:
         conn.execute(ddl)
         _move_bytes_to_chunks(conn)
         _drop_per_row_file_fields(conn)
+        _grant_roles(conn)
         conn.execute(f"comment on schema raw is '{TRACKER_SCHEMA_VERSION}'")
+
+
+def _grant_roles(conn: psycopg.Connection) -> None:
+    """Run sql/roles.sql; a user who may not create or join the roles gets one line saying why."""
+    ddl = resources.files("r71_tracker").joinpath("sql/roles.sql").read_text("utf-8")
+    try:
+        conn.execute(ddl)
+    except psycopg.errors.InsufficientPrivilege as error:
+        message = error.diag.message_primary or str(error)
+        raise RolesNotGranted(f"tracker roles migration: {message}") from None
 
 
 def _schema_version(conn: psycopg.Connection) -> str | None:
@@ -186,8 +208,21 @@ def _move_bytes_to_chunks(conn: psycopg.Connection) -> None:
     conn.execute("alter table raw.feed_files drop column content")
 
 
-def connect(url: str | None = None) -> psycopg.Connection:
-    """A connection to the tracker database with its schema in place."""
+def connect(url: str | None = None, role: str | None = None) -> psycopg.Connection:
+    """A connection to the tracker database with its schema in place, acting as `role` if given.
+
+    The URL's user logs in (no password of the role is needed) and issues SET ROLE at once, so the
+    connection holds only the role's privileges (an ingest bug cannot update or delete raw rows).
+    Committed immediately, so no later rollback returns the connection to the URL's user.
+    """
     url = url or tracker_url()
     ensure_tracker_schema(url)
-    return psycopg.connect(url)
+    conn = psycopg.connect(url)
+    if role is not None:
+        try:
+            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+    return conn

@@ -27,8 +27,12 @@ class DbtFailed(RuntimeError):
     """A dbt command failed; the message is one line naming the failing nodes."""
 
 
-def dbt_env(url: str) -> dict[str, str]:
-    """The environment profiles.yml reads, for the database named by `url`."""
+def dbt_env(url: str, role: str = database.TRANSFORMER_ROLE) -> dict[str, str]:
+    """The environment profiles.yml reads, for the database named by `url`.
+
+    dbt logs in as the URL's user and SETs ROLE `role` (profile key `role`), so every relation it
+    creates in staging and marts belongs to tracker_transformer and no role password is needed.
+    """
     parts = database.split_url(url)
     return {
         "TRACKER_DB_HOST": parts.host,
@@ -36,6 +40,7 @@ def dbt_env(url: str) -> dict[str, str]:
         "TRACKER_DB_USER": parts.user,
         "TRACKER_DB_PASSWORD": parts.password,
         "TRACKER_DB_NAME": parts.dbname,
+        "TRACKER_DB_ROLE": role,
         "DO_NOT_TRACK": "1",
     }
 

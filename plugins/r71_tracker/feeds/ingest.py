@@ -126,7 +126,7 @@ def find_new_files(landing_dir: Path, url: str) -> list[Path]:
         except OSError:
             digests[path] = None  # ingest will report it as unreadable
     known_digests = [digest for digest in digests.values() if digest]
-    with database.connect(url) as conn:
+    with database.connect(url, role=database.LOADER_ROLE) as conn:
         rows = conn.execute(
             "select sha256 from raw.feed_files where sha256 = any(%s)", (known_digests,)
         ).fetchall()

@@ -1077,13 +1077,14 @@ def ingest_paths(
     """Ingest files and folders (a folder: its feed files, sorted by name), one report per file.
 
     `progress`: show a progress bar on stderr for large files (default: when stderr is a terminal).
+    The connection acts as tracker_loader: it may insert into raw, never update or delete there.
     """
     files = _expand(paths)
     min_set_based = set_based_min_bytes()
     _warm_up_fast_path(files, min_set_based)
     registry = load_registry()
     show = sys.stderr.isatty() if progress is None else progress
-    with database.connect(url) as conn:
+    with database.connect(url, role=database.LOADER_ROLE) as conn:
         conn.autocommit = True
         loader = Loader(
             conn, registry, settings().max_feed_bytes, min_set_based, sys.stderr if show else None

@@ -457,7 +457,11 @@ def _record(
     blocking = sum(1 for row in rows if not row["success"] and row["severity"] == "blocking")
     warnings = sum(1 for row in rows if not row["success"] and row["severity"] == "warning")
     version = code_version()
-    with database.connect(url) as conn, conn.cursor() as cursor:
+    # as the transformer: it may append to the audit trail, never change it
+    with (
+        database.connect(url, role=database.TRANSFORMER_ROLE) as conn,
+        conn.cursor() as cursor,
+    ):
         cursor.execute(
             "insert into audit.gate_runs (run_id, dag_run_id, run_date, code_version, started_at,"
             " success, blocking_failures, warnings, data_docs_path)"

@@ -16,6 +16,7 @@ def test_dbt_env_splits_the_url_for_profiles_yml() -> None:
         "TRACKER_DB_USER": "tracker",
         "TRACKER_DB_PASSWORD": "s@cret",
         "TRACKER_DB_NAME": "tracker",
+        "TRACKER_DB_ROLE": "tracker_transformer",  # dbt acts as the transformer (SET ROLE)
         "DO_NOT_TRACK": "1",
     }
 
