@@ -16,6 +16,10 @@ import yaml
 BARS_FILE = Path(__file__).with_name("bars.yml")
 WORDS: tuple[str, ...] = ("correct", "complete", "clean", "live", "unified", "shared")
 MODES = ("blocking", "warning")
+# The registry's codes reach the suites as run-time parameters (GX `{"$PARAMETER": name}`): a
+# registry-sized list stored in every expectation would be copied by GX again and again.
+REGISTRY_DATABASE_CODES = "registry_database_codes"
+REGISTRY_AGENCY_CODES = "registry_agency_codes"
 
 
 class BarsError(ValueError):
@@ -82,3 +86,10 @@ class SuiteContext:
     bars: dict[str, WordBars]
     database_codes: tuple[str, ...]
     agency_codes: tuple[str, ...]
+
+    def parameters(self) -> dict[str, list[str]]:
+        """The values of the suites' `$PARAMETER`s for this run."""
+        return {
+            REGISTRY_DATABASE_CODES: list(self.database_codes),
+            REGISTRY_AGENCY_CODES: list(self.agency_codes),
+        }

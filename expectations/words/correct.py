@@ -5,7 +5,7 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.context import SuiteContext
+from expectations.context import REGISTRY_AGENCY_CODES, REGISTRY_DATABASE_CODES, SuiteContext
 from expectations.words._relations import CURRENT_STATUS, LOADED_ROWS, meta, word_suite
 
 WORD = "correct"
@@ -19,13 +19,13 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
     loaded = [
         gxe.ExpectColumnValuesToBeInSet(
             column="database_code",
-            value_set=list(context.database_codes),
+            value_set={"$PARAMETER": REGISTRY_DATABASE_CODES},
             notes="Correct: every loaded row names a database of the registry file of record.",
             meta=meta(WORD, "codes come from the registry"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="agency_code",
-            value_set=list(context.agency_codes),
+            value_set={"$PARAMETER": REGISTRY_AGENCY_CODES},
             notes="Correct: every loaded row names an agency of the registry file of record.",
             meta=meta(WORD, "codes come from the registry"),
         ),
@@ -50,17 +50,18 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             )
             for column in COUNTS
         ),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="record_count",
-            column_B="records_updated_30d",
-            or_equal=True,
-            notes="Correct: a database cannot have updated more records than it holds.",
+        gxe.ExpectColumnValuesToBeBetween(
+            column="records_not_updated_30d",
+            min_value=0,
+            notes=(
+                "Correct: a database cannot have updated more records than it holds"
+                " (record_count - records_updated_30d is never negative)."
+            ),
             meta=meta(WORD, "records_updated_30d <= record_count"),
         ),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="received_date",
-            column_B="report_date",
-            or_equal=True,
+        gxe.ExpectColumnValuesToBeBetween(
+            column="days_from_report_to_receipt",
+            min_value=0,
             notes=(
                 "Correct: no report is dated in the future, i.e. after the day (Vietnam time) its "
                 "file was received."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.context import SuiteContext
+from expectations.context import REGISTRY_AGENCY_CODES, REGISTRY_DATABASE_CODES, SuiteContext
 from expectations.words._relations import (
     DATABASE_FIELDS,
     REGISTRY,
@@ -15,13 +15,37 @@ from expectations.words._relations import (
 )
 
 WORD = "unified"
+STAGE_HISTORY_KEY_MISSING = """
+select 'marts.stage_history has no primary key on (database_code, status_date)' as problem
+from (select 1 from {batch} limit 1) as history_has_rows
+where not exists (
+    select
+    from pg_catalog.pg_constraint as key
+    where key.contype = 'p'
+        and key.conrelid = 'marts.stage_history'::regclass
+        and (
+            select array_agg(attribute.attname::text order by attribute.attname)
+            from pg_catalog.pg_attribute as attribute
+            where attribute.attrelid = key.conrelid and attribute.attnum = any(key.conkey)
+        ) = array['database_code', 'status_date']
+)
+"""
 
 
 def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
     history = [
-        gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["database_code", "status_date"],
-            notes="Unified: one stage per database per day in the published history.",
+        # One stage per database per day is enforced by the database itself: the mart's contract
+        # declares a primary key on (database_code, status_date), so PostgreSQL refuses a second
+        # stage when dbt builds it. The gate checks that this guarantee is in place (a catalog
+        # lookup) instead of grouping the whole history again on every run.
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=STAGE_HISTORY_KEY_MISSING,
+            description="stage_history's primary key (database_code, status_date) is in place",
+            notes=(
+                "Unified: one stage per database per day. The history's primary key on "
+                "(database_code, status_date) makes PostgreSQL refuse a second stage for a "
+                "database on a day; a missing key is a failure."
+            ),
             meta=meta(WORD, "one stage per database per day"),
         ),
     ]
@@ -33,7 +57,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="owner_agency_code",
-            value_set=list(context.agency_codes),
+            value_set={"$PARAMETER": REGISTRY_AGENCY_CODES},
             notes=(
                 "Unified: every database is owned by a current agency of the registry (after the "
                 "2025 ministry mergers and transfers no database may stay with a dissolved one)."
@@ -47,7 +71,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="database_code",
-            value_set=list(context.database_codes),
+            value_set={"$PARAMETER": REGISTRY_DATABASE_CODES},
             notes=(
                 "Unified: the registry the marts were built from is the registry file of record "
                 "(a replaced file not re-seeded shows up here)."
@@ -58,7 +82,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
     fields = [
         gxe.ExpectColumnValuesToBeInSet(
             column="database_code",
-            value_set=list(context.database_codes),
+            value_set={"$PARAMETER": REGISTRY_DATABASE_CODES},
             notes=(
                 "Unified: the data dictionaries name databases with the status feeds' codes, so "
                 "both feeds speak of the same databases."

@@ -136,6 +136,7 @@ def publish(run_id: str, run_date: date) -> Publication:
     and the stage summary."""
     from r71_tracker import status, transform
     from r71_tracker.dashboard import write_dashboard
+    from r71_tracker.quality import gate
     from r71_tracker.quality.report import write_run_reports, write_validation_report
 
     config = settings()
@@ -147,6 +148,7 @@ def publish(run_id: str, run_date: date) -> Publication:
         dbt_docs = transform.generate_docs(url, published / "dbt_docs")
         report = write_validation_report(url, run_id, published / "validation_report.html")
         runs_index = write_run_reports(url, published / "quality_runs")
+        gate.build_data_docs(url)
         data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
         summary = status.stage_counts(url, run_date)
         summary_path = published / "summary.json"

@@ -169,8 +169,9 @@ def _without_progress_bars(context: AbstractDataContext) -> None:
         context.variables.save()
 
 
-def build_word_suites(run_date: date) -> list[Any]:
-    """Every word's suites for a run date, from bars.yml and the registry file of record."""
+def build_word_suites(run_date: date) -> tuple[list[Any], dict[str, Any]]:
+    """Every word's suites for a run date, from bars.yml and the registry file of record, and
+    the values of their run-time parameters (the registry's codes)."""
     from expectations.context import SuiteContext, load_bars
     from expectations.words import clean, complete, correct, live, shared, unified
 
@@ -184,11 +185,12 @@ def build_word_suites(run_date: date) -> list[Any]:
     )
     if not context.database_codes:
         raise ValueError("the registry file has no databases")
-    return [
+    suites = [
         suite
         for word in (correct, complete, clean, live, unified, shared)
         for suite in word.build_suites(context)
     ]
+    return suites, context.parameters()
 
 
 def _batch_definition(source: Any, relation: str) -> Any:
@@ -207,7 +209,6 @@ def _batch_definition(source: Any, relation: str) -> Any:
 def _checkpoint(context: AbstractDataContext, suites: list[Any]) -> Any:
     """Get-or-add the source and assets; add-or-update suites, validations and the checkpoint."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
     placeholder = "${" + CONNECTION_VARIABLE + "}"
     try:
@@ -234,7 +235,6 @@ def _checkpoint(context: AbstractDataContext, suites: list[Any]) -> Any:
         gx.Checkpoint(
             name="six_words.gate",
             validation_definitions=validations,
-            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE])],
             result_format=_COUNTS_ONLY,
         )
     )
@@ -353,7 +353,7 @@ def _unexpected_rows_count(result: ExpectationValidationResult) -> int | None:
     return observed if isinstance(observed, int) else None
 
 
-def _offending_rows(failed: list[dict]) -> None:
+def _offending_rows(failed: list[dict], parameters: dict[str, Any]) -> None:
     """Pass 2: for failed expectations only, a sample of the offending rows with the columns that
     trace them (an ephemeral context: nothing of this pass lands in the Data Docs)."""
     import great_expectations as gx
@@ -375,9 +375,10 @@ def _offending_rows(failed: list[dict]) -> None:
             per_row = [row for row in rows if row["expectation_type"] != _UNEXPECTED_ROWS]
             if per_row:
                 sample_format = _sample_format(rows[0]["trace_columns"])
-                _sample(context, batch, relation, "map", per_row, sample_format)
+                _sample(context, batch, relation, "map", per_row, sample_format, parameters)
             if queries:
-                _sample(context, batch, relation, "query", queries, {"result_format": "COMPLETE"})
+                complete = {"result_format": "COMPLETE"}
+                _sample(context, batch, relation, "query", queries, complete, parameters)
     finally:
         source.get_engine().dispose()
 
@@ -391,7 +392,13 @@ def _sample_format(trace_columns: list[str]) -> dict:
 
 
 def _sample(
-    context: Any, batch: Any, relation: str, kind: str, rows: list[dict], result_format: dict
+    context: Any,
+    batch: Any,
+    relation: str,
+    kind: str,
+    rows: list[dict],
+    result_format: dict,
+    parameters: dict[str, Any],
 ) -> None:
     import great_expectations as gx
 
@@ -404,7 +411,7 @@ def _sample(
     for expectation in expectations:
         suite.add_expectation(expectation)
     validation = gx.ValidationDefinition(name=f"{relation}.{kind}", data=batch, suite=suite)
-    outcome = validation.run(result_format=result_format)
+    outcome = validation.run(result_format=result_format, expectation_parameters=parameters)
     for row, result in zip(rows, outcome.results, strict=True):
         details = result.result or {}
         if kind == "query":
@@ -506,11 +513,26 @@ def _record(
 
 
 def _data_docs_index(context: AbstractDataContext) -> Path:
-    for site in context.get_docs_sites_urls(site_name=DATA_DOCS_SITE, only_if_exists=True):
+    for site in context.get_docs_sites_urls(site_name=DATA_DOCS_SITE, only_if_exists=False):
         url = site.get("site_url") or ""
         if url.startswith("file://"):
             return Path(unquote(urlsplit(url).path))
-    raise RuntimeError(f"GX Data Docs site {DATA_DOCS_SITE!r} has no index.html after the run")
+    raise RuntimeError(f"GX Data Docs site {DATA_DOCS_SITE!r} is not configured")
+
+
+def build_data_docs(url: str) -> Path:
+    """Build GX's Data Docs site from every validation it has stored (every gate run's).
+
+    Once per publication, not inside the gate: GX rebuilds the site once per suite when the
+    checkpoint does it, which cost more than the checks themselves on a large history.
+    """
+    import great_expectations as gx
+
+    config = settings()
+    with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
+        context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
+        context.build_data_docs(site_names=[DATA_DOCS_SITE])
+        return _data_docs_index(context)
 
 
 def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = None) -> GateResult:
@@ -528,13 +550,15 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
     started = datetime.now(UTC)
     config = settings()
     severities = {word: bars.mode for word, bars in load_bars().items()}
-    suites = build_word_suites(run_date)
+    suites, parameters = build_word_suites(run_date)
     with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
         context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
         _without_progress_bars(context)
         checkpoint = _checkpoint(context, suites)
         try:
-            outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
+            outcome = checkpoint.run(
+                run_id=RunIdentifier(run_name=run_id), expectation_parameters=parameters
+            )
         finally:
             for validation in checkpoint.validation_definitions:
                 # GX keeps a pooled connection per data source; close it rather than leak it.
@@ -542,7 +566,7 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
         docs = _data_docs_index(context)
         rows = _results(outcome, {suite.name: suite for suite in suites}, severities)
         failed = [row for row in rows if not row["success"]]
-        _offending_rows(failed)
+        _offending_rows(failed, parameters)
     _traced(url, failed)
     _record(url, run_id, dag_run_id, run_date, started, rows, docs)
     blocking = [row for row in failed if row["severity"] == "blocking"]

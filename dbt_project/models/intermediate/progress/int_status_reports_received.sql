@@ -23,7 +23,15 @@ reports_with_receipt as (
         cast(
             (feed_files.received_at at time zone 'UTC') + interval '7 hours'
             as date
-        ) as received_date
+        ) as received_date,
+        -- the contract's cross-field rules as plain columns, so the quality
+        -- gate checks them in the same single scan as every other value
+        status_reports.record_count
+        - status_reports.records_updated_30d as records_not_updated_30d,
+        cast(
+            (feed_files.received_at at time zone 'UTC') + interval '7 hours'
+            as date
+        ) - status_reports.report_date as days_from_report_to_receipt
     from status_reports
     inner join feed_files
         on status_reports.file_id = feed_files.file_id
