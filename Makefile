@@ -52,9 +52,10 @@ db-start: $(STAMP) ## start the embedded PostgreSQL (no-op when TRACKER_DATABASE
 db-stop: $(STAMP) ## stop the embedded PostgreSQL
 	$(TRACKER) db stop
 
-bench: $(STAMP) ## benchmarks: ingest vs raw COPY (1M-row file, ~15,000 files, JSON, gzip); dbt daily build vs no-op
+bench: $(STAMP) ## benchmarks: ingest vs raw COPY (1M-row file, ~15,000 files, JSON, gzip); dbt daily build vs no-op; quality gate vs hand-written SQL (10M rows)
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/dbt_bench.py
+	$(BIN)/python bench/gate_bench.py
 
 clean: ## remove .venv, .local (embedded database) and data/
 	-$(TRACKER) db stop 2>/dev/null
