@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gate_data  # noqa: E402
 
+from expectations.words._queries import STAGE_HISTORY_KEY_MISSING  # noqa: E402
 from r71_tracker import database  # noqa: E402
 
 BENCH_DATABASE = "tracker_bench_gate"
@@ -102,21 +103,9 @@ from staging.int_status_reports_received
 """,
     # unified: one stage per database per day, guaranteed by the history's primary key; the
     # gate checks the key is in place (the same catalog lookup as the suite's query)
-    "marts.stage_history": """
-select count(*) as stage_history_key_missing
-from (select 1 from marts.stage_history limit 1) as history_has_rows
-where not exists (
-    select
-    from pg_catalog.pg_constraint as key
-    where key.contype = 'p'
-        and key.conrelid = 'marts.stage_history'::regclass
-        and (
-            select array_agg(attribute.attname::text order by attribute.attname)
-            from pg_catalog.pg_attribute as attribute
-            where attribute.attrelid = key.conrelid and attribute.attnum = any(key.conkey)
-        ) = array['database_code', 'status_date']
-)
-""",
+    "marts.stage_history": "select count(*) as stage_history_key_missing from ("
+    + STAGE_HISTORY_KEY_MISSING.format(batch="marts.stage_history")
+    + ") as problems",
     # correct, complete, clean, live, shared
     "marts.database_current_status": """
 select

@@ -6,6 +6,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from expectations.context import REGISTRY_AGENCY_CODES, REGISTRY_DATABASE_CODES, SuiteContext
+from expectations.words._queries import STAGE_HISTORY_KEY_MISSING
 from expectations.words._relations import (
     DATABASE_FIELDS,
     REGISTRY,
@@ -15,21 +16,6 @@ from expectations.words._relations import (
 )
 
 WORD = "unified"
-STAGE_HISTORY_KEY_MISSING = """
-select 'marts.stage_history has no primary key on (database_code, status_date)' as problem
-from (select 1 from {batch} limit 1) as history_has_rows
-where not exists (
-    select
-    from pg_catalog.pg_constraint as key
-    where key.contype = 'p'
-        and key.conrelid = 'marts.stage_history'::regclass
-        and (
-            select array_agg(attribute.attname::text order by attribute.attname)
-            from pg_catalog.pg_attribute as attribute
-            where attribute.attrelid = key.conrelid and attribute.attnum = any(key.conkey)
-        ) = array['database_code', 'status_date']
-)
-"""
 
 
 def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:

@@ -356,7 +356,10 @@ def _server_user(server_url: str, name: str, options: str) -> Iterator[str]:
     """A login user (superuser-made) owning a fresh database of its own; its URL. Dropped after."""
     with psycopg.connect(server_url, autocommit=True) as admin:
         if not _scalar(admin, "select rolsuper from pg_roles where rolname = current_user"):
-            pytest.skip("needs a superuser to create test users")
+            pytest.skip(
+                "the test server's user is not a superuser, so it cannot create the login users"
+                " this test needs (the embedded server's user is one; CI runs it)"
+            )
         admin.execute(
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
         )
