@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -19,6 +21,7 @@ from r71_tracker import transform
 pytestmark = pytest.mark.integration
 
 RUN_DATE = date(2025, 6, 5)
+DROP_TURN_LOCK_KEY = 710_074  # the advisory lock of dbt_project/macros/drop_relation.sql
 REGISTRY_TOTAL = 105
 
 # (name, received_at, status, reason, [(line, database_code, report_date, platform, data, process)],
@@ -245,3 +248,40 @@ def test_failed_dbt_names_the_problem_on_one_line(built_url: str, tmp_path) -> N
             )
     assert "run_date" in str(failure.value)
     assert "\n" not in str(failure.value)
+
+
+def _waiting_drops(url: str) -> list[str]:
+    """Statements of other sessions waiting for an advisory lock while dropping a relation."""
+    rows = _rows(
+        url,
+        "select query from pg_stat_activity where wait_event_type = 'Lock'"
+        " and wait_event = 'advisory' and query like '%%drop %%'",
+    )
+    return [row["query"] for row in rows]
+
+
+def test_rebuilt_views_drop_their_old_copies_in_turn(built_url: str, tmp_path) -> None:
+    """dbt drops a rebuilt view's old copy with CASCADE; two threads doing it at once through
+    shared downstream views deadlock (what failed a CI run), so each drop waits for its turn."""
+    view_layers = ["run", "--select", "path:models/staging", "path:models/intermediate"]
+    staging_views = "select viewname from pg_views where schemaname = 'staging' order by 1"
+    views_before = _rows(built_url, staging_views)
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        psycopg.connect(built_url, autocommit=True) as turn_holder,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+        turn_holder.execute("select pg_advisory_lock(%s)", (DROP_TURN_LOCK_KEY,))
+        rebuild = pool.submit(transform.run_dbt, view_layers, built_url)
+        deadline = time.monotonic() + 120
+        while not (waiting := _waiting_drops(built_url)) and not rebuild.done():
+            assert time.monotonic() < deadline, "dbt neither dropped nor waited"
+            time.sleep(0.1)
+        turn_holder.execute("select pg_advisory_unlock(%s)", (DROP_TURN_LOCK_KEY,))
+        rebuild.result(timeout=300)
+    assert waiting, "dbt dropped an old copy without waiting for its turn"
+    assert all("__dbt_backup" in query and "cascade" in query for query in waiting)
+    leftovers = _rows(built_url, "select relname from pg_class where relname like '%%dbt_backup'")
+    assert leftovers == []
+    assert _rows(built_url, staging_views) == views_before
