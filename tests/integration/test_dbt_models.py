@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -236,6 +237,73 @@ def test_default_run_date_is_latest_report_and_docs_open_offline(
     # both languages of the descriptions reach the page (its inlined JSON escapes non-ASCII)
     assert "database_current_status" in html and "Resolution 71" in html
     assert json.dumps("Nghị quyết 71")[1:-1] in html
+    _assert_docs_bilingual_with_complete_lineage(tmp_path / "local" / "dbt_target")
+
+
+# A Vietnamese letter with a diacritic: present in every Vietnamese sentence of the docs.
+_VIETNAMESE = re.compile("[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]")
+
+
+def _bilingual(text: str) -> bool:
+    """Both languages: a Vietnamese part and an English part (`VI / EN` or **VI:** … **EN:**)."""
+    return bool(_VIETNAMESE.search(text.lower())) and (" / " in text or "**EN:**" in text)
+
+
+def _assert_docs_bilingual_with_complete_lineage(target_dir) -> None:
+    """What the docs page inlines (manifest.json): every model, seed, snapshot and raw feed table
+    described in both languages, every mart column too, and each mart reached from a raw table."""
+    manifest = json.loads((target_dir / "manifest.json").read_text(encoding="utf-8"))
+    nodes = {
+        unique_id: node
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in {"model", "seed", "snapshot"}
+    }
+    one_language = [
+        uid
+        for uid, node in {**nodes, **manifest["sources"]}.items()
+        if not _bilingual(node["description"])
+    ]
+    assert one_language == []
+    marts = {
+        uid for uid, node in nodes.items() if node["original_file_path"].startswith("models/marts/")
+    }
+    assert len(marts) >= 12
+    one_language_columns = [
+        f"{uid}.{name}"
+        for uid in marts
+        for name, column in nodes[uid]["columns"].items()
+        if not _bilingual(column["description"])
+    ]
+    assert one_language_columns == []
+    # every mart column is documented at all (an undocumented column is absent from "columns")
+    catalog = json.loads((target_dir / "catalog.json").read_text(encoding="utf-8"))
+    undocumented = [
+        f"{uid}.{name}"
+        for uid in marts
+        for name in catalog["nodes"][uid]["columns"]
+        if name not in nodes[uid]["columns"]
+    ]
+    assert undocumented == []
+
+    def downstream(unique_id: str) -> set[str]:
+        seen: set[str] = set()
+        pending = [unique_id]
+        while pending:
+            for child in manifest["child_map"].get(pending.pop(), []):
+                if child not in seen:
+                    seen.add(child)
+                    pending.append(child)
+        return seen
+
+    raw_tables = {uid: downstream(uid) for uid in manifest["sources"]}
+    assert {source["name"] for source in manifest["sources"].values()} == {
+        "feed_files",
+        "status_reports",
+        "field_reports",
+        "rejected_rows",
+    }
+    assert all(reached & marts for reached in raw_tables.values())
+    assert marts <= set().union(*raw_tables.values())
 
 
 def test_failed_dbt_names_the_problem_on_one_line(built_url: str, tmp_path) -> None:
