@@ -16,10 +16,6 @@ import yaml
 BARS_FILE = Path(__file__).with_name("bars.yml")
 WORDS: tuple[str, ...] = ("correct", "complete", "clean", "live", "unified", "shared")
 MODES = ("blocking", "warning")
-# The registry's codes reach the suites as run-time parameters (GX `{"$PARAMETER": name}`): a
-# registry-sized list stored in every expectation would be copied by GX again and again.
-REGISTRY_DATABASE_CODES = "registry_database_codes"
-REGISTRY_AGENCY_CODES = "registry_agency_codes"
 
 
 class BarsError(ValueError):
@@ -84,12 +80,15 @@ class SuiteContext:
 
     run_date: date
     bars: dict[str, WordBars]
-    database_codes: tuple[str, ...]
-    agency_codes: tuple[str, ...]
+    registry_dir: Path  # the registry file of record (registry_databases.csv, _agencies.csv)
+    registry_sha256: str  # of those files, as the suites were built
+    database_count: int
 
-    def parameters(self) -> dict[str, list[str]]:
-        """The values of the suites' `$PARAMETER`s for this run."""
+    def registry(self, code_set: str) -> dict[str, str]:
+        """The arguments of ExpectColumnValuesToBeInRegistry for one code set of the registry
+        (databases or agencies): where the files are and which version of them judges."""
         return {
-            REGISTRY_DATABASE_CODES: list(self.database_codes),
-            REGISTRY_AGENCY_CODES: list(self.agency_codes),
+            "registry_dir": str(self.registry_dir),
+            "code_set": code_set,
+            "registry_sha256": self.registry_sha256,
         }

@@ -34,9 +34,9 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
     reported = Column("is_unreported") == False  # noqa: E712 (a GX condition, not a Python test)
     current = [
         gxe.ExpectTableRowCountToEqual(
-            value=len(context.database_codes),
+            value=context.database_count,
             notes=(
-                f"Complete: one row per registry database ({len(context.database_codes)} in the "
+                f"Complete: one row per registry database ({context.database_count} in the "
                 "registry file); fewer hides databases, more counts one twice."
             ),
             meta=meta(WORD, "every registry database is counted exactly once"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.context import REGISTRY_AGENCY_CODES, REGISTRY_DATABASE_CODES, SuiteContext
+from expectations.context import SuiteContext
+from expectations.registry_membership import ExpectColumnValuesToBeInRegistry
 from expectations.words._relations import CURRENT_STATUS, LOADED_ROWS, meta, word_suite
 
 WORD = "correct"
@@ -17,15 +18,15 @@ COUNTS = ("record_count", "records_updated_30d", "consumer_agencies")
 
 def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
     loaded = [
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectColumnValuesToBeInRegistry(
             column="database_code",
-            value_set={"$PARAMETER": REGISTRY_DATABASE_CODES},
+            **context.registry("databases"),
             notes="Correct: every loaded row names a database of the registry file of record.",
             meta=meta(WORD, "codes come from the registry"),
         ),
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectColumnValuesToBeInRegistry(
             column="agency_code",
-            value_set={"$PARAMETER": REGISTRY_AGENCY_CODES},
+            **context.registry("agencies"),
             notes="Correct: every loaded row names an agency of the registry file of record.",
             meta=meta(WORD, "codes come from the registry"),
         ),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from expectations.context import REGISTRY_AGENCY_CODES, REGISTRY_DATABASE_CODES, SuiteContext
+from expectations.context import SuiteContext
+from expectations.registry_membership import ExpectColumnValuesToBeInRegistry
 from expectations.words._queries import STAGE_HISTORY_KEY_MISSING
 from expectations.words._relations import (
     DATABASE_FIELDS,
@@ -41,9 +42,9 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             notes="Unified: a database appears once in the registry, so it has one owner.",
             meta=meta(WORD, "one owner per database"),
         ),
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectColumnValuesToBeInRegistry(
             column="owner_agency_code",
-            value_set={"$PARAMETER": REGISTRY_AGENCY_CODES},
+            **context.registry("agencies"),
             notes=(
                 "Unified: every database is owned by a current agency of the registry (after the "
                 "2025 ministry mergers and transfers no database may stay with a dissolved one)."
@@ -55,9 +56,9 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             notes="Unified: every database has an owner.",
             meta=meta(WORD, "one owner per database"),
         ),
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectColumnValuesToBeInRegistry(
             column="database_code",
-            value_set={"$PARAMETER": REGISTRY_DATABASE_CODES},
+            **context.registry("databases"),
             notes=(
                 "Unified: the registry the marts were built from is the registry file of record "
                 "(a replaced file not re-seeded shows up here)."
@@ -66,9 +67,9 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
         ),
     ]
     fields = [
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectColumnValuesToBeInRegistry(
             column="database_code",
-            value_set={"$PARAMETER": REGISTRY_DATABASE_CODES},
+            **context.registry("databases"),
             notes=(
                 "Unified: the data dictionaries name databases with the status feeds' codes, so "
                 "both feeds speak of the same databases."

@@ -127,6 +127,50 @@ def test_correct_blocks_a_row_that_updated_more_records_than_it_holds(demo_url):
     assert f"{name} line 9001" in result.failures[0]
 
 
+def test_correct_blocks_a_row_naming_a_database_outside_the_registry_file(demo_url):
+    from expectations.registry_membership import registry_sha256
+    from r71_tracker.config import settings
+
+    with psycopg.connect(demo_url, autocommit=True) as conn:
+        file_id, name = conn.execute(
+            "select file_id, original_name from raw.feed_files where feed_kind = 'status'"
+            " and agency_code = 'MOJ' order by file_id limit 1"
+        ).fetchone()
+        conn.execute(
+            "insert into raw.status_reports select file_id, 9002, report_date, agency_code,"
+            " 'MOJ-NOT-IN-REGISTRY', platform_status, data_status, process_integrated,"
+            " connected_national, record_count, records_updated_30d, consumer_agencies, notes"
+            " from raw.status_reports where file_id = %s limit 1",
+            (file_id,),
+        )
+    try:
+        run_id, result = _gate(demo_url)
+    finally:
+        with psycopg.connect(demo_url, autocommit=True) as conn:
+            conn.execute("delete from raw.status_reports where line_number = 9002")
+    assert not result.success
+    [failure] = _failed(demo_url, run_id)
+    assert (failure["word"], failure["severity"]) == ("correct", "blocking")
+    assert failure["expectation_type"] == "expect_column_values_to_be_in_registry"
+    assert failure["unexpected_count"] == 1
+    [row] = failure["unexpected_rows"]
+    assert (row["file_name"], row["line_number"], row["database_code"]) == (
+        name,
+        9002,
+        "MOJ-NOT-IN-REGISTRY",
+    )
+    with psycopg.connect(demo_url) as conn:
+        [kwargs] = conn.execute(
+            "select expectation_kwargs from audit.expectation_results"
+            " where run_id = %s and not success",
+            (run_id,),
+        ).fetchone()
+    # the record names the registry version that judged, not ten thousand codes
+    assert kwargs["code_set"] == "databases"
+    assert kwargs["registry_sha256"] == registry_sha256(settings().seeds_dir)
+    assert "value_set" not in kwargs
+
+
 def test_complete_blocks_when_many_databases_have_no_report(demo_url):
     with _broken(
         demo_url,

@@ -162,38 +162,44 @@ def _exclusive(gx_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _without_progress_bars(context: AbstractDataContext) -> None:
-    """Progress bars fill task logs with carriage-return noise; switch them off once, persisted."""
+def _lean_context(context: AbstractDataContext) -> None:
+    """Settings of the gate's GX project, persisted once: no progress bars (they fill task logs
+    with carriage-return noise) and no config-variables file (the connection string comes from
+    the environment; GX re-reads and re-parses that YAML file on every access to a context
+    variable, hundreds of times per run)."""
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    current = context.variables.progress_bars
-    if current is None or current["globally"] or current["metric_calculations"]:
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        context.variables.save()
+    variables = context.variables
+    current = variables.progress_bars
+    bars_on = current is None or current["globally"] or current["metric_calculations"]
+    if bars_on or variables.config_variables_file_path:
+        variables.progress_bars = ProgressBarsConfig(globally=False)
+        variables.config_variables_file_path = None
+        variables.save()
 
 
-def build_word_suites(run_date: date) -> tuple[list[Any], dict[str, Any]]:
-    """Every word's suites for a run date, from bars.yml and the registry file of record, and
-    the values of their run-time parameters (the registry's codes)."""
+def build_word_suites(run_date: date) -> list[Any]:
+    """Every word's suites for a run date, from bars.yml and the registry file of record."""
     from expectations.context import SuiteContext, load_bars
+    from expectations.registry_membership import registry_sha256
     from expectations.words import clean, complete, correct, live, shared, unified
 
-    config = settings()
-    registry = load_registry(config.seeds_dir)
+    seeds_dir = settings().seeds_dir
+    database_count = len(registry_codes(seeds_dir))  # validates the files as ingest does
+    if not database_count:
+        raise ValueError("the registry file has no databases")
     context = SuiteContext(
         run_date=run_date,
         bars=load_bars(),
-        database_codes=tuple(sorted(registry.database_owners)),
-        agency_codes=tuple(sorted(registry.agency_codes)),
+        registry_dir=seeds_dir.resolve(),
+        registry_sha256=registry_sha256(seeds_dir),
+        database_count=database_count,
     )
-    if not context.database_codes:
-        raise ValueError("the registry file has no databases")
-    suites = [
+    return [
         suite
         for word in (correct, complete, clean, live, unified, shared)
         for suite in word.build_suites(context)
     ]
-    return suites, context.parameters()
 
 
 def _batch_definition(source: Any, relation: str) -> Any:
@@ -279,14 +285,13 @@ def _observed(result: ExpectationValidationResult) -> Any:
 
 
 def _describe(expectation_type: str, kwargs: dict[str, Any]) -> str:
-    shown = {
-        key: value
-        for key, value in kwargs.items()
-        if key not in ("batch_id", "value_set", "unexpected_rows_query", "row_condition")
-    }
+    hidden = ("batch_id", "value_set", "unexpected_rows_query", "row_condition", "registry_dir")
+    shown = {key: value for key, value in kwargs.items() if key not in hidden}
     if "value_set" in kwargs:
         values = kwargs["value_set"]
         shown["value_set"] = values if len(values) <= 4 else f"<{len(values)} values>"
+    if "registry_sha256" in kwargs:
+        shown["registry_sha256"] = str(kwargs["registry_sha256"])[:12]
     if kwargs.get("row_condition"):
         shown["where"] = kwargs["row_condition"]
     arguments = ", ".join(f"{key}={value}" for key, value in shown.items())
@@ -356,7 +361,7 @@ def _unexpected_rows_count(result: ExpectationValidationResult) -> int | None:
     return observed if isinstance(observed, int) else None
 
 
-def _offending_rows(failed: list[dict], parameters: dict[str, Any]) -> None:
+def _offending_rows(failed: list[dict]) -> None:
     """Pass 2: for failed expectations only, a sample of the offending rows with the columns that
     trace them (an ephemeral context: nothing of this pass lands in the Data Docs)."""
     import great_expectations as gx
@@ -378,10 +383,10 @@ def _offending_rows(failed: list[dict], parameters: dict[str, Any]) -> None:
             per_row = [row for row in rows if row["expectation_type"] != _UNEXPECTED_ROWS]
             if per_row:
                 sample_format = _sample_format(rows[0]["trace_columns"])
-                _sample(context, batch, relation, "map", per_row, sample_format, parameters)
+                _sample(context, batch, relation, "map", per_row, sample_format)
             if queries:
                 complete = {"result_format": "COMPLETE"}
-                _sample(context, batch, relation, "query", queries, complete, parameters)
+                _sample(context, batch, relation, "query", queries, complete)
     finally:
         source.get_engine().dispose()
 
@@ -401,7 +406,6 @@ def _sample(
     kind: str,
     rows: list[dict],
     result_format: dict,
-    parameters: dict[str, Any],
 ) -> None:
     import great_expectations as gx
 
@@ -414,7 +418,7 @@ def _sample(
     for expectation in expectations:
         suite.add_expectation(expectation)
     validation = gx.ValidationDefinition(name=f"{relation}.{kind}", data=batch, suite=suite)
-    outcome = validation.run(result_format=result_format, expectation_parameters=parameters)
+    outcome = validation.run(result_format=result_format)
     for row, result in zip(rows, outcome.results, strict=True):
         details = result.result or {}
         if kind == "query":
@@ -553,15 +557,13 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
     started = datetime.now(UTC)
     config = settings()
     severities = {word: bars.mode for word, bars in load_bars().items()}
-    suites, parameters = build_word_suites(run_date)
+    suites = build_word_suites(run_date)
     with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
         context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
-        _without_progress_bars(context)
+        _lean_context(context)
         checkpoint = _checkpoint(context, suites)
         try:
-            outcome = checkpoint.run(
-                run_id=RunIdentifier(run_name=run_id), expectation_parameters=parameters
-            )
+            outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
         finally:
             for validation in checkpoint.validation_definitions:
                 # GX keeps a pooled connection per data source; close it rather than leak it.
@@ -569,7 +571,7 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
         docs = _data_docs_index(context)
         rows = _results(outcome, {suite.name: suite for suite in suites}, severities)
         failed = [row for row in rows if not row["success"]]
-        _offending_rows(failed, parameters)
+        _offending_rows(failed)
     _traced(url, failed)
     _record(url, run_id, dag_run_id, run_date, started, rows, docs)
     blocking = [row for row in failed if row["severity"] == "blocking"]

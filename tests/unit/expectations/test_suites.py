@@ -22,8 +22,9 @@ def _context(**changes) -> SuiteContext:
     values = {
         "run_date": RUN_DATE,
         "bars": load_bars(),
-        "database_codes": ("MOF-FINANCE", "MOH-HEALTH", "MOJ-CIVIL-STATUS"),
-        "agency_codes": ("MOF", "MOH", "MOJ"),
+        "registry_dir": Path("/registry"),
+        "registry_sha256": "0" * 64,
+        "database_count": 3,
     }
     return SuiteContext(**{**values, **changes})
 
@@ -136,3 +137,23 @@ def test_registry_codes_come_from_the_registry_csv_as_ingest_reads_it(tmp_path):
     )
     with pytest.raises(RegistryError, match="appears twice"):
         registry_codes(tmp_path)
+
+
+def test_registry_membership_reads_the_file_version_the_suites_were_built_with(tmp_path):
+    from expectations.registry_membership import registry_codes as codes_of
+    from expectations.registry_membership import registry_sha256
+
+    (tmp_path / "registry_agencies.csv").write_text("agency_code\nMOJ\nMOF\n", encoding="utf-8")
+    databases = tmp_path / "registry_databases.csv"
+    databases.write_text(
+        "database_code,owner_agency_code\nMOJ-CIVIL-STATUS,MOJ\n", encoding="utf-8"
+    )
+    built_with = registry_sha256(tmp_path)
+
+    assert codes_of(str(tmp_path), "databases", built_with) == ["MOJ-CIVIL-STATUS"]
+    assert codes_of(str(tmp_path), "agencies", built_with) == ["MOF", "MOJ"]
+
+    # replaced between building the suites and running them: an error, never a silent pass
+    databases.write_text("database_code,owner_agency_code\nMOF-FINANCE,MOF\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="changed since the suites were built"):
+        codes_of(str(tmp_path), "databases", built_with)
