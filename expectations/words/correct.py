@@ -6,7 +6,11 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from expectations.context import SuiteContext
-from expectations.registry_membership import ExpectColumnValuesToBeInRegistry
+from expectations.row_rules import (
+    ExpectEveryValueAtLeast,
+    ExpectEveryValueInRegistry,
+    ExpectEveryValueInSet,
+)
 from expectations.words._relations import CURRENT_STATUS, LOADED_ROWS, meta, word_suite
 
 WORD = "correct"
@@ -17,33 +21,35 @@ COUNTS = ("record_count", "records_updated_30d", "consumer_agencies")
 
 
 def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
+    # The loaded reports are the largest relation the gate reads (every row ever received): its
+    # rules are aggregate-counted (expectations/row_rules.py), so it is read once per run.
     loaded = [
-        ExpectColumnValuesToBeInRegistry(
+        ExpectEveryValueInRegistry(
             column="database_code",
             **context.registry("databases"),
             notes="Correct: every loaded row names a database of the registry file of record.",
             meta=meta(WORD, "codes come from the registry"),
         ),
-        ExpectColumnValuesToBeInRegistry(
+        ExpectEveryValueInRegistry(
             column="agency_code",
             **context.registry("agencies"),
             notes="Correct: every loaded row names an agency of the registry file of record.",
             meta=meta(WORD, "codes come from the registry"),
         ),
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectEveryValueInSet(
             column="platform_status",
             value_set=list(PLATFORM_STATUSES),
             notes="Correct: platform_status is one of the feed contract's values.",
             meta=meta(WORD, "the contract's enums"),
         ),
-        gxe.ExpectColumnValuesToBeInSet(
+        ExpectEveryValueInSet(
             column="data_status",
             value_set=list(DATA_STATUSES),
             notes="Correct: data_status is one of the feed contract's values.",
             meta=meta(WORD, "the contract's enums"),
         ),
         *(
-            gxe.ExpectColumnValuesToBeBetween(
+            ExpectEveryValueAtLeast(
                 column=column,
                 min_value=0,
                 notes=f"Correct: {column} is a count and cannot be negative.",
@@ -51,7 +57,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             )
             for column in COUNTS
         ),
-        gxe.ExpectColumnValuesToBeBetween(
+        ExpectEveryValueAtLeast(
             column="records_not_updated_30d",
             min_value=0,
             notes=(
@@ -60,7 +66,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             ),
             meta=meta(WORD, "records_updated_30d <= record_count"),
         ),
-        gxe.ExpectColumnValuesToBeBetween(
+        ExpectEveryValueAtLeast(
             column="days_from_report_to_receipt",
             min_value=0,
             notes=(

@@ -119,7 +119,7 @@ def test_correct_blocks_a_row_that_updated_more_records_than_it_holds(demo_url):
     assert not result.success
     [failure] = _failed(demo_url, run_id)
     assert (failure["word"], failure["severity"]) == ("correct", "blocking")
-    assert failure["expectation_type"] == "expect_column_values_to_be_between"
+    assert failure["expectation_type"] == "expect_every_value_at_least"
     assert failure["expectation_notes"].startswith("Correct: a database cannot have updated")
     assert failure["unexpected_count"] == 1
     [row] = failure["unexpected_rows"]
@@ -151,7 +151,7 @@ def test_correct_blocks_a_row_naming_a_database_outside_the_registry_file(demo_u
     assert not result.success
     [failure] = _failed(demo_url, run_id)
     assert (failure["word"], failure["severity"]) == ("correct", "blocking")
-    assert failure["expectation_type"] == "expect_column_values_to_be_in_registry"
+    assert failure["expectation_type"] == "expect_every_value_in_registry"
     assert failure["unexpected_count"] == 1
     [row] = failure["unexpected_rows"]
     assert (row["file_name"], row["line_number"], row["database_code"]) == (
