@@ -98,6 +98,35 @@ def test_on_the_demo_every_word_passes_and_the_run_is_recorded(demo_url):
     assert recorded == (len(result.results), 6, True)
 
 
+def test_a_passing_gate_reads_the_loaded_reports_once(demo_url):
+    """Every loaded report ever received is the largest relation the gate reads: all its rules
+    are counted in one aggregate query (no separate row count, no per-rule query)."""
+    import re
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        _, result = _gate(demo_url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert result.success
+    reads = [
+        statement
+        for statement in statements
+        if re.search(r"\bFROM int_status_reports_received\b", statement)
+        and not re.search(r"\bLIMIT\b", statement)
+    ]
+    assert len(reads) == 1, reads
+    assert "FILTER (WHERE" in reads[0]
+
+
 def test_correct_blocks_a_row_that_updated_more_records_than_it_holds(demo_url):
     with psycopg.connect(demo_url, autocommit=True) as conn:
         file_id, name = conn.execute(
