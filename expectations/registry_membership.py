@@ -62,6 +62,12 @@ def registry_codes(seeds_dir: str, code_set: CodeSet, sha256: str) -> list[str]:
     return _codes(seeds_dir, sha256)[code_set]
 
 
+def in_registry(column, registry_dir: str, code_set: CodeSet, registry_sha256: str):
+    """SQL condition: the column's value is a code of the registry (one array parameter)."""
+    codes = registry_codes(registry_dir, code_set, registry_sha256)
+    return column == sa.any_(sa.literal(codes, postgresql.ARRAY(sa.Text)))
+
+
 class ColumnValuesInRegistry(ColumnMapMetricProvider):
     """The row's value is a code of the registry file of record."""
 
@@ -70,8 +76,7 @@ class ColumnValuesInRegistry(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, registry_dir, code_set, registry_sha256, **kwargs):
-        codes = registry_codes(registry_dir, code_set, registry_sha256)
-        return column == sa.any_(sa.literal(codes, postgresql.ARRAY(sa.Text)))
+        return in_registry(column, registry_dir, code_set, registry_sha256)
 
 
 class ExpectColumnValuesToBeInRegistry(ColumnMapExpectation):

@@ -30,12 +30,11 @@ from great_expectations.expectations.metrics.column_aggregate_metric_provider im
 from great_expectations.expectations.metrics.metric_provider import metric_partial
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 from great_expectations.validator.metric_configuration import MetricConfiguration
-from sqlalchemy.dialects import postgresql
 
 from expectations.registry_membership import (
     CodeSet,
     ExpectColumnValuesToBeInRegistry,
-    registry_codes,
+    in_registry,
 )
 
 _ROWS = "table.rule.rows"
@@ -137,9 +136,8 @@ class RuleOutsideRegistry(_RuleCount):
 
     @column_aggregate_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, registry_dir, code_set, registry_sha256, **kwargs):
-        codes = registry_codes(registry_dir, code_set, registry_sha256)
-        in_registry = column == sa.any_(sa.literal(codes, postgresql.ARRAY(sa.Text)))
-        return sa.func.count().filter(column.is_not(None), sa.not_(in_registry))
+        known = in_registry(column, registry_dir, code_set, registry_sha256)
+        return sa.func.count().filter(column.is_not(None), sa.not_(known))
 
 
 class _RowRule(ColumnAggregateExpectation):

@@ -77,6 +77,34 @@ def _broken(url: str, table: str, *statements: str) -> Iterator[None]:
             conn.execute(f"insert into {table} select * from saved")
 
 
+@contextmanager
+def _extra_loaded_row(url: str, line: int, **values: str) -> Iterator[str]:
+    """One more loaded row in a MOJ status file (a copy of its first row at `line`, with
+    `values` as SQL expressions for some columns), as a loader that bypassed the rules would
+    leave it; yields the file's name and deletes the row afterwards."""
+    columns = (
+        "report_date, agency_code, database_code, platform_status, data_status,"
+        " process_integrated, connected_national, record_count, records_updated_30d,"
+        " consumer_agencies, notes"
+    ).split(", ")
+    selected = ", ".join(values.get(column, column) for column in columns)
+    with psycopg.connect(url, autocommit=True) as conn:
+        file_id, name = conn.execute(
+            "select file_id, original_name from raw.feed_files where feed_kind = 'status'"
+            " and agency_code = 'MOJ' order by file_id limit 1"
+        ).fetchone()
+        conn.execute(
+            f"insert into raw.status_reports select file_id, {line:d}, {selected}"
+            " from raw.status_reports where file_id = %s limit 1",
+            (file_id,),
+        )
+    try:
+        yield name
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("delete from raw.status_reports where line_number = %s", (line,))
+
+
 def test_on_the_demo_every_word_passes_and_the_run_is_recorded(demo_url):
     run_id, result = _gate(demo_url)
     assert result.success, result.failures
@@ -128,23 +156,8 @@ def test_a_passing_gate_reads_the_loaded_reports_once(demo_url):
 
 
 def test_correct_blocks_a_row_that_updated_more_records_than_it_holds(demo_url):
-    with psycopg.connect(demo_url, autocommit=True) as conn:
-        file_id, name = conn.execute(
-            "select file_id, original_name from raw.feed_files where feed_kind = 'status'"
-            " and agency_code = 'MOJ' order by file_id limit 1"
-        ).fetchone()
-        conn.execute(
-            "insert into raw.status_reports select file_id, 9001, report_date, agency_code,"
-            " database_code, platform_status, data_status, process_integrated,"
-            " connected_national, 10, 11, consumer_agencies, notes from raw.status_reports"
-            " where file_id = %s limit 1",
-            (file_id,),
-        )
-    try:
+    with _extra_loaded_row(demo_url, 9001, record_count="10", records_updated_30d="11") as name:
         run_id, result = _gate(demo_url)
-    finally:
-        with psycopg.connect(demo_url, autocommit=True) as conn:
-            conn.execute("delete from raw.status_reports where line_number = 9001")
     assert not result.success
     [failure] = _failed(demo_url, run_id)
     assert (failure["word"], failure["severity"]) == ("correct", "blocking")
@@ -160,23 +173,8 @@ def test_correct_blocks_a_row_naming_a_database_outside_the_registry_file(demo_u
     from expectations.registry_membership import registry_sha256
     from r71_tracker.config import settings
 
-    with psycopg.connect(demo_url, autocommit=True) as conn:
-        file_id, name = conn.execute(
-            "select file_id, original_name from raw.feed_files where feed_kind = 'status'"
-            " and agency_code = 'MOJ' order by file_id limit 1"
-        ).fetchone()
-        conn.execute(
-            "insert into raw.status_reports select file_id, 9002, report_date, agency_code,"
-            " 'MOJ-NOT-IN-REGISTRY', platform_status, data_status, process_integrated,"
-            " connected_national, record_count, records_updated_30d, consumer_agencies, notes"
-            " from raw.status_reports where file_id = %s limit 1",
-            (file_id,),
-        )
-    try:
+    with _extra_loaded_row(demo_url, 9002, database_code="'MOJ-NOT-IN-REGISTRY'") as name:
         run_id, result = _gate(demo_url)
-    finally:
-        with psycopg.connect(demo_url, autocommit=True) as conn:
-            conn.execute("delete from raw.status_reports where line_number = 9002")
     assert not result.success
     [failure] = _failed(demo_url, run_id)
     assert (failure["word"], failure["severity"]) == ("correct", "blocking")
