@@ -6,11 +6,12 @@ which also say whether the word is `blocking` (a failure fails the run: publish 
 or `warning` (recorded and alerted, the run goes on).
 
 Two passes keep the checks cheap on large tables: the first evaluates every expectation with
-aggregate queries only (GX bundles a relation's per-row checks into one aggregate query, beside a
-row count, and asks for no sample); the second runs only for failed expectations and fetches a
-sample of the offending rows with the columns that trace them to a raw feed file and line. GX runs
-column-pair, compound-unique and unexpected-rows checks as queries of their own, so the suites
-avoid them on large relations (bench/gate_bench.py measures it). GX 1.x keeps no database
+aggregate queries only (one GX validation per relation, every word's checks on it bundled into
+one aggregate query, no sample asked for; the largest relation's rules are aggregate-counted by
+expectations/row_rules.py, so it is read once); the second runs only for failed expectations and
+fetches a sample of the offending rows with the columns that trace them to a raw feed file and
+line. GX runs column-pair, compound-unique and unexpected-rows checks as queries of their own, so
+the suites avoid them on large relations (bench/gate_bench.py measures it). GX 1.x keeps no database
 store of results: every result goes to audit.expectation_results and every gate run to
 audit.gate_runs, append-only.
 
