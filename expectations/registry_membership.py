@@ -50,7 +50,7 @@ def _codes(seeds_dir: str, sha256: str) -> dict[str, list[str]]:
     }
 
 
-def registry_codes(seeds_dir: str, code_set: CodeSet, sha256: str) -> list[str]:
+def codes_of_registry_version(seeds_dir: str, code_set: CodeSet, sha256: str) -> list[str]:
     """The codes of `code_set` in the registry files of `seeds_dir`, which must still be the
     files whose SHA-256 the expectation names."""
     current = registry_sha256(Path(seeds_dir))
@@ -64,7 +64,7 @@ def registry_codes(seeds_dir: str, code_set: CodeSet, sha256: str) -> list[str]:
 
 def in_registry(column, registry_dir: str, code_set: CodeSet, registry_sha256: str):
     """SQL condition: the column's value is a code of the registry (one array parameter)."""
-    codes = registry_codes(registry_dir, code_set, registry_sha256)
+    codes = codes_of_registry_version(registry_dir, code_set, registry_sha256)
     return column == sa.any_(sa.literal(codes, postgresql.ARRAY(sa.Text)))
 
 

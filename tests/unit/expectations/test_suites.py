@@ -140,7 +140,7 @@ def test_registry_codes_come_from_the_registry_csv_as_ingest_reads_it(tmp_path):
 
 
 def test_registry_membership_reads_the_file_version_the_suites_were_built_with(tmp_path):
-    from expectations.registry_membership import registry_codes as codes_of
+    from expectations.registry_membership import codes_of_registry_version as codes_of
     from expectations.registry_membership import registry_sha256
 
     (tmp_path / "registry_agencies.csv").write_text("agency_code\nMOJ\nMOF\n", encoding="utf-8")
