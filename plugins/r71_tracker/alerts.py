@@ -72,7 +72,7 @@ def deliver(alert: Alert, url: str | None = None) -> list[str]:
 def _connect(url: str | None):
     from r71_tracker import database  # psycopg: not at DAG parse time
 
-    conn = database.connect(url, role=database.TRANSFORMER_ROLE)  # may append to audit only
+    conn = database.connect(url, role=database.GATE_ROLE)  # may append to audit only
     conn.autocommit = True  # each alert commits on its own (see _raise_once)
     return conn
 

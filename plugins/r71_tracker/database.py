@@ -19,13 +19,22 @@ from r71_tracker.config import Settings, settings
 
 TRACKER_DATABASE = "tracker"
 AIRFLOW_DATABASE = "airflow"
-TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 7"
+TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 8"
 # The least-privilege roles (sql/roles.sql); the tracker acts as them through SET ROLE.
 LOADER_ROLE = "tracker_loader"  # ingest: writes raw, reads the registry
-TRANSFORMER_ROLE = "tracker_transformer"  # dbt: reads raw, owns staging/marts, appends to audit
-LIAISON_ROLE = "tracker_liaison"  # reads marts
-AUDITOR_ROLE = "tracker_auditor"  # reads audit and marts
-TRACKER_ROLES = (LOADER_ROLE, TRANSFORMER_ROLE, LIAISON_ROLE, AUDITOR_ROLE)
+TRANSFORMER_ROLE = "tracker_transformer"  # dbt: reads raw, owns staging/marts/candidates
+LIAISON_ROLE = "tracker_liaison"  # reads the published marts
+AUDITOR_ROLE = "tracker_auditor"  # reads audit, the published marts and every candidate
+GATE_ROLE = "tracker_gate"  # appends the gate's verdicts, publications and alerts to audit
+OPERATOR_ROLE = "tracker_operator"  # appends operators' withdraw/restore events to audit
+TRACKER_ROLES = (
+    LOADER_ROLE,
+    TRANSFORMER_ROLE,
+    LIAISON_ROLE,
+    AUDITOR_ROLE,
+    GATE_ROLE,
+    OPERATOR_ROLE,
+)
 _SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
 
 

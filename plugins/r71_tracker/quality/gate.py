@@ -506,9 +506,10 @@ def _record(
     blocking = sum(1 for row in rows if not row["success"] and row["severity"] == "blocking")
     warnings = sum(1 for row in rows if not row["success"] and row["severity"] == "warning")
     version = code_version()
-    # as the transformer: it may append to the audit trail, never change it
+    # as the gate's own role: it may append to the audit trail, never change it, and the roles
+    # that load and build the data cannot write it
     with (
-        database.connect(url, role=database.TRANSFORMER_ROLE) as conn,
+        database.connect(url, role=database.GATE_ROLE) as conn,
         conn.cursor() as cursor,
     ):
         cursor.execute(

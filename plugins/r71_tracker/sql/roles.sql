@@ -1,10 +1,13 @@
--- Least privilege (issue 5): four login roles, each granted exactly what its job needs in this
+-- Least privilege (issues 5 and 10): six login roles, each granted exactly what its job needs in this
 -- database. Runs after tracker_schema.sql, as the user of TRACKER_DATABASE_URL (the
 -- administering user), in the same transaction. Idempotent.
 --   tracker_loader       writes raw (insert only), reads the registry seeds
---   tracker_transformer  reads raw, owns staging and marts (dbt), appends to audit (quality gate)
---   tracker_liaison      reads marts
---   tracker_auditor      reads audit and marts
+--   tracker_transformer  reads raw, owns the relations of staging, marts and the candidates (dbt);
+--                        nothing in audit, so the role that builds the marts cannot forge a verdict
+--   tracker_liaison      reads the published marts
+--   tracker_auditor      reads audit, the published marts and every candidate
+--   tracker_gate         appends the gate's runs, results, file verdicts, publications and alerts
+--   tracker_operator     appends withdraw/restore events (tracker files), reads the files' record
 -- Roles are cluster-wide: created once (by whichever database migrates first), granted here per
 -- database. No password is set: operators give one (alter role ... password) or map the role in
 -- pg_hba/pg_ident. The tracker itself acts as the roles through SET ROLE on its own connection.
@@ -21,7 +24,8 @@ declare
 begin
     select rolsuper, rolcreaterole into is_super, can_create from pg_roles where rolname = me;
     foreach tracker_role in array array[
-        'tracker_loader', 'tracker_transformer', 'tracker_liaison', 'tracker_auditor'
+        'tracker_loader', 'tracker_transformer', 'tracker_liaison', 'tracker_auditor',
+        'tracker_gate', 'tracker_operator'
     ] loop
         if not exists (select from pg_roles where rolname = tracker_role) then
             if not (is_super or can_create) then
@@ -76,13 +80,16 @@ create schema if not exists marts;
 -- Start from nothing, so what follows is exactly what each role holds here (re-runs included);
 -- the transformer keeps its owner's rights on the relations it owns in staging and marts.
 revoke all on schema raw, staging, marts, audit
-from tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor;
+from tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor, tracker_gate,
+tracker_operator;
 revoke all on all tables in schema raw, audit
-from tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor;
+from tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor, tracker_gate,
+tracker_operator;
 revoke all on all sequences in schema raw, audit
-from tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor;
+from tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor, tracker_gate,
+tracker_operator;
 revoke all on all tables in schema staging, marts
-from tracker_loader, tracker_liaison, tracker_auditor;
+from tracker_loader, tracker_liaison, tracker_auditor, tracker_gate, tracker_operator;
 
 -- The database: every role connects; only the loader (set-based path) and dbt (snapshots) make
 -- TEMP tables, so PUBLIC loses its default TEMP. Only the database's owner (or a superuser) may
@@ -95,12 +102,13 @@ begin
         'USAGE'
     ) then
         execute format(
-            'grant connect on database %I'
-            ' to tracker_loader, tracker_transformer, tracker_liaison, tracker_auditor',
+            'grant connect on database %I to tracker_loader, tracker_transformer,'
+            ' tracker_liaison, tracker_auditor, tracker_gate, tracker_operator',
             current_database()
         );
         execute format(
-            'revoke temporary on database %I from public, tracker_liaison, tracker_auditor',
+            'revoke temporary on database %I'
+            ' from public, tracker_liaison, tracker_auditor, tracker_gate, tracker_operator',
             current_database()
         );
         execute format(
@@ -143,11 +151,8 @@ end
 $$;
 grant usage on schema raw to tracker_transformer;
 grant select on all tables in schema raw to tracker_transformer;
--- The quality gate appends its results; the append-only triggers refuse updates and deletes
--- anyway, and neither UPDATE, DELETE nor TRUNCATE is granted.
-grant usage on schema audit to tracker_transformer;
-grant select, insert on all tables in schema audit to tracker_transformer;
-grant usage on all sequences in schema audit to tracker_transformer;
+-- Nothing in audit: the role that builds the marts must not be able to write (or forge) the
+-- gate's verdict on them (the revokes above took away what schema 7 granted).
 
 -- tracker_loader: inserts into raw (never updates, deletes or truncates it), reserves file ids
 -- from raw.feed_files' identity sequence, reads the registry seeds. dbt re-grants the seeds'
@@ -178,6 +183,30 @@ revoke all on tables from tracker_loader, tracker_liaison, tracker_auditor;
 alter default privileges for role tracker_transformer in schema marts
 grant select on tables to tracker_liaison, tracker_auditor;
 
--- tracker_auditor: the audit trail, read only (this migration re-grants new audit tables).
+-- tracker_auditor: the audit trail, read only (this migration re-grants new audit tables), and
+-- every candidate the transformer builds (the pipeline grants USAGE on each candidate schema to
+-- the auditor only; the liaison gets a candidate only when it is published as marts).
 grant usage on schema audit to tracker_auditor;
 grant select on all tables in schema audit to tracker_auditor;
+alter default privileges for role tracker_transformer
+grant select on tables to tracker_auditor;
+
+-- tracker_gate: the gate's record. It appends gate runs, expectation results, file verdicts,
+-- publications and alerts, and reads the audit trail and the files' record (to name files); no
+-- other role may write these tables, and no role may update or delete them (triggers).
+grant usage on schema audit to tracker_gate;
+grant select on all tables in schema audit to tracker_gate;
+grant insert on audit.gate_runs, audit.expectation_results, audit.file_verdicts,
+audit.publications, audit.alerts to tracker_gate;
+grant usage on all sequences in schema audit to tracker_gate;
+grant usage on schema raw to tracker_gate;
+grant select on raw.feed_files to tracker_gate;
+
+-- tracker_operator: operators' recourse on received files (tracker files withdraw / restore),
+-- an appended event each; reads the files' record, their quarantined rows and the audit trail.
+grant usage on schema audit to tracker_operator;
+grant select on all tables in schema audit to tracker_operator;
+grant insert on audit.file_events to tracker_operator;
+grant usage on all sequences in schema audit to tracker_operator;
+grant usage on schema raw to tracker_operator;
+grant select on raw.feed_files, raw.rejected_rows to tracker_operator;

@@ -155,6 +155,55 @@ create table if not exists audit.alerts (
     delivered_via text [] not null default '{}'
 );
 
+-- Write-audit-publish (schema 8). Which gate run judged which candidate, and what it held back.
+alter table audit.gate_runs
+add column if not exists candidate_schema text,
+add column if not exists held_agencies text [] not null default '{}',
+add column if not exists national_failures integer not null default 0;
+
+-- One row per publication: a candidate that passed the gate became `marts` (a schema rename, in
+-- one transaction with this row). What liaisons read is always the latest publication.
+create table if not exists audit.publications (
+    publication_id bigint generated always as identity primary key,
+    gate_run_id text not null,
+    dag_run_id text,
+    run_date date not null,
+    candidate_schema text not null,
+    files_first_published integer not null,
+    held_agencies text [] not null default '{}',
+    published_at timestamptz not null default now()
+);
+
+-- Each received file's verdict, decided once, by the gate run that first judges it: `published`
+-- (its rows are part of every later publication) or `held` (an agency rule failed on it: its
+-- rows stay out of every build; its agency is held until a later file of its own is published or
+-- this file is withdrawn). A file-level rule never judges a file again in a later run.
+create table if not exists audit.file_verdicts (
+    file_id bigint primary key,
+    verdict text not null check (verdict in ('published', 'held')),
+    agency_code text,
+    gate_run_id text not null,
+    dag_run_id text,
+    rule text,
+    reason text,
+    failing_rows bigint,
+    decided_at timestamptz not null default now(),
+    constraint held_file_has_reason check (verdict = 'published' or reason is not null)
+);
+
+-- Operators' recourse: `tracker files withdraw ID --reason` takes a file's rows out of every later
+-- build, `restore` undoes it. Nothing is deleted: the file's bytes and rows stay in raw, and the
+-- latest event of a file decides. Who acted is the OS user (or the Airflow user), with why.
+create table if not exists audit.file_events (
+    event_id bigint generated always as identity primary key,
+    file_id bigint not null,
+    action text not null check (action in ('withdraw', 'restore')),
+    reason text not null check (btrim(reason) <> ''),
+    actor text not null check (btrim(actor) <> ''),
+    acted_at timestamptz not null default now()
+);
+create index if not exists file_events_file_idx on audit.file_events (file_id, event_id);
+
 -- The audit trail is append-only for everyone, its owner included: an update or a delete raises.
 -- (TRUNCATE is not granted to any tracker role; only the database owner can empty a test database.)
 create or replace function audit.refuse_change() returns trigger
@@ -171,4 +220,13 @@ before update or delete on audit.gate_runs
 for each row execute function audit.refuse_change();
 create or replace trigger alerts_append_only
 before update or delete on audit.alerts
+for each row execute function audit.refuse_change();
+create or replace trigger publications_append_only
+before update or delete on audit.publications
+for each row execute function audit.refuse_change();
+create or replace trigger file_verdicts_append_only
+before update or delete on audit.file_verdicts
+for each row execute function audit.refuse_change();
+create or replace trigger file_events_append_only
+before update or delete on audit.file_events
 for each row execute function audit.refuse_change();
