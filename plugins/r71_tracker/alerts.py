@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
+from r71_tracker import config
 from r71_tracker.registry import Liaison, RegistryError, load_liaisons
 
 LOG = logging.getLogger("r71_tracker.alerts")
@@ -140,7 +141,7 @@ def _send_email(alert: Alert) -> None:
     message["X-R71-Alert-Kind"] = alert.kind
     message.set_content(alert.body, cte="quoted-printable")  # 7-bit safe through any relay
     host = os.environ["TRACKER_ALERT_SMTP_HOST"]
-    port = int(os.environ.get("TRACKER_ALERT_SMTP_PORT") or 25)
+    port = config.alert_smtp_port()
     user = os.environ.get("TRACKER_ALERT_SMTP_USER")
     with smtplib.SMTP(host, port, timeout=_TIMEOUT_SECONDS) as smtp:
         smtp.ehlo()

@@ -310,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # one clear line for the operator, never a traceback
         if os.environ.get("TRACKER_DEBUG"):
             raise
-        print(f"tracker {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        from r71_tracker.config import ConfigError
+
+        # A ConfigError's message is the whole story (the variable, its value, what it must be).
+        kind = "" if isinstance(error, ConfigError) else f"{type(error).__name__}: "
+        print(f"tracker {args.command}: {kind}{error}", file=sys.stderr)
         return 2
 
 

@@ -17,7 +17,13 @@ from conftest import VALID_MOJ_ROW, empty_tracker_tables
 
 from r71_tracker.feeds import contract, loader
 from r71_tracker.feeds.audit import audit_ingest
-from r71_tracker.feeds.ingest import FileReport, find_new_files, ingest_paths, print_reports
+from r71_tracker.feeds.ingest import (
+    FileReport,
+    LandingFolderError,
+    find_new_files,
+    ingest_paths,
+    print_reports,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -374,7 +380,8 @@ def test_find_new_files_skips_bytes_already_received(tracker_env, clean_raw, tmp
     new = _write(landing, "moj_new.csv", _csv([OTHER]))
     _write(landing, "notes.md", "ignored")
     assert find_new_files(landing, clean_raw) == [new]
-    assert find_new_files(tmp_path / "missing", clean_raw) == []
+    with pytest.raises(LandingFolderError, match="does not exist"):  # a run must not pass
+        find_new_files(tmp_path / "missing", clean_raw)
 
 
 def test_print_reports_exit_codes_and_streams(tracker_env, clean_raw, tmp_path):

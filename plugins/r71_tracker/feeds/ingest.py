@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from r71_tracker import database
+from r71_tracker.config import ConfigError
 from r71_tracker.feeds import contract
 from r71_tracker.feeds.readers import FileProblem
 from r71_tracker.feeds.validation import RowRejection
@@ -115,12 +116,31 @@ def ingest_paths(
     return loader.ingest_paths(paths, url, progress)
 
 
+class LandingFolderError(ConfigError):
+    """The landing folder is missing, not a folder or unreadable (the message names it)."""
+
+
+def _landing_files(landing_dir: Path) -> list[Path]:
+    """The feed files of the landing folder. A folder that is not there fails the run, naming it:
+    a run that ingested nothing would hide a wrong TRACKER_LANDING_DIR or a lost mount."""
+    where = f"landing folder {landing_dir} (TRACKER_LANDING_DIR)"
+    try:
+        if not landing_dir.exists():
+            raise LandingFolderError(f"{where} does not exist")
+        if not landing_dir.is_dir():
+            raise LandingFolderError(f"{where} is not a folder")
+        return feed_files_in(landing_dir)
+    except OSError as error:
+        raise LandingFolderError(f"{where} cannot be read: {error.strerror or error}") from None
+
+
 def find_new_files(landing_dir: Path, url: str) -> list[Path]:
-    """Feed files in the landing folder whose bytes the tracker has not received yet."""
-    if not landing_dir.is_dir():
-        return []
+    """Feed files in the landing folder whose bytes the tracker has not received yet.
+
+    Raises LandingFolderError when the folder does not exist, is not a folder or cannot be read.
+    """
     digests: dict[Path, str | None] = {}
-    for path in feed_files_in(landing_dir):
+    for path in _landing_files(landing_dir):
         try:
             digests[path] = _sha256_of(path)
         except OSError:

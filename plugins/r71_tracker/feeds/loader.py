@@ -23,7 +23,6 @@ import csv
 import hashlib
 import json
 import operator
-import os
 import queue
 import re
 import sys
@@ -43,7 +42,7 @@ import psycopg
 from isal import isal_zlib
 from psycopg import sql
 
-from r71_tracker import database
+from r71_tracker import config, database
 from r71_tracker.config import settings
 from r71_tracker.feeds import contract
 from r71_tracker.feeds.ingest import (
@@ -177,12 +176,12 @@ _HAS_CHUNKS = "select exists (select from raw.feed_file_chunks where sha256 = %s
 def large_csv_path() -> str:
     """How large CSV files are judged first: `arrow` (default; the exact SQL path when the file
     needs it) or `sql` (TRACKER_LARGE_CSV_PATH; for comparing the paths)."""
-    return os.environ.get("TRACKER_LARGE_CSV_PATH", "arrow")
+    return config.large_csv_path()
 
 
 def set_based_min_bytes() -> int:
     """Files of at least this size are judged in SQL (TRACKER_SET_BASED_MIN_BYTES; 0 = all CSV)."""
-    return int(os.environ.get("TRACKER_SET_BASED_MIN_BYTES", DEFAULT_SET_BASED_MIN_BYTES))
+    return config.set_based_min_bytes(DEFAULT_SET_BASED_MIN_BYTES)
 
 
 def lock_key(sha256: str) -> int:
@@ -1080,15 +1079,16 @@ def ingest_paths(
     The connection acts as tracker_loader: it may insert into raw, never update or delete there.
     """
     files = _expand(paths)
+    # The settings first: an invalid one stops the ingest (ConfigError) before any file is read.
     min_set_based = set_based_min_bytes()
+    max_feed_bytes = settings().max_feed_bytes
+    large_csv_path()
     _warm_up_fast_path(files, min_set_based)
     registry = load_registry()
     show = sys.stderr.isatty() if progress is None else progress
     with database.connect(url, role=database.LOADER_ROLE) as conn:
         conn.autocommit = True
-        loader = Loader(
-            conn, registry, settings().max_feed_bytes, min_set_based, sys.stderr if show else None
-        )
+        loader = Loader(conn, registry, max_feed_bytes, min_set_based, sys.stderr if show else None)
         try:
             return loader.ingest_all(files)
         finally:
