@@ -75,12 +75,40 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from r71_tracker import database
     from r71_tracker.quality.audit import AuditNotFound, audit_runs, format_runs, runs_as_json
 
+    if args.events:
+        from r71_tracker.quality.audit import file_events, format_events
+
+        events = file_events(database.tracker_url())
+        print(runs_as_json(events) if args.json else format_events(events))
+        return 0
     try:
         runs = audit_runs(database.tracker_url(), args.run, args.date)
     except AuditNotFound as missing:
         print(f"tracker audit: {missing}", file=sys.stderr)
         return 1
     print(runs_as_json(runs) if args.json else format_runs(runs))
+    return 0
+
+
+def cmd_files(args: argparse.Namespace) -> int:
+    """tracker files [show|withdraw|restore]: refusals are one line on stderr and exit 1."""
+    from r71_tracker import database, files
+
+    url = database.tracker_url()
+    action = args.files_action
+    try:
+        if action is None:
+            rows = files.list_files(url, args.agency)
+            print(files.as_json(rows) if args.json else files.format_files(rows))
+        elif action == "show":
+            detail = files.file_detail(url, args.file_id)
+            print(files.as_json(detail) if args.json else files.format_detail(detail))
+        else:
+            event = files.record_event(url, args.file_id, action, args.reason)
+            print(files.confirmation(event))
+    except (files.FileNotFound, files.FileActionRefused) as refused:
+        print(f"tracker files {action or ''}".rstrip() + f": {refused}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -260,8 +288,29 @@ def build_parser() -> argparse.ArgumentParser:
     which = audit.add_mutually_exclusive_group()
     which.add_argument("--run", metavar="RUN_ID", help="a gate run id or an Airflow DAG run id")
     which.add_argument("--date", type=_date, help="every gate run of this logical date")
+    which.add_argument(
+        "--events", action="store_true", help="every operator's withdraw/restore (tracker files)"
+    )
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(handler=cmd_audit)
+
+    files = commands.add_parser(
+        "files", help="received files, their verdicts; withdraw or restore a file (recorded)"
+    )
+    files.add_argument("--agency", help="only this agency's files")
+    files.add_argument("--json", action="store_true")
+    files.set_defaults(handler=cmd_files, files_action=None)
+    file_actions = files.add_subparsers(dest="files_action", metavar="ACTION")
+    show = file_actions.add_parser("show", help="one file: counts, verdict, history, gate runs")
+    show.add_argument("file_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    for action, what in (
+        ("withdraw", "take a file's rows out of every later build (audit.file_events)"),
+        ("restore", "undo a withdraw from the next build on (audit.file_events)"),
+    ):
+        acting = file_actions.add_parser(action, help=what)
+        acting.add_argument("file_id", type=int, metavar="ID")
+        acting.add_argument("--reason", required=True, help="why (recorded with who and when)")
 
     status = commands.add_parser("status", help="stage counts on a date")
     status.add_argument("--as-of", type=_date, help="default: the latest report date loaded")

@@ -68,17 +68,51 @@ def _raw_row(conn, sample: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_EVENTS = (
+    "select e.event_id, e.file_id, f.original_name, f.agency_code, e.action, e.actor, e.reason,"
+    " e.acted_at from audit.file_events as e left join raw.feed_files as f using (file_id)"
+)
+
+
+def _event_rows(cursor) -> list[dict[str, Any]]:
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _operator_actions(conn, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Withdraw/restore events recorded after the previous gate run started, up to this run's
+    start: what operators changed between the two runs (a build reads them when it starts)."""
+    previous = conn.execute(
+        "select max(started_at) from audit.gate_runs where started_at < %s", (run["started_at"],)
+    ).fetchone()[0]
+    return _event_rows(
+        conn.execute(
+            _EVENTS + " where (%(previous)s::timestamptz is null or e.acted_at > %(previous)s)"
+            " and e.acted_at <= %(started)s order by e.event_id",
+            {"previous": previous, "started": run["started_at"]},
+        )
+    )
+
+
+def file_events(url: str | None = None) -> list[dict[str, Any]]:
+    """Every operator's withdraw/restore event (audit.file_events), oldest first."""
+    with database.connect(url) as conn:
+        return _event_rows(conn.execute(_EVENTS + " order by e.event_id"))
+
+
 def audit_runs(
     url: str | None = None, run_id: str | None = None, run_date: date | None = None
 ) -> list[dict[str, Any]]:
-    """Gate runs (one by run id or DAG run id, all of a date, or the latest) with every result
-    and, for failures, the feed rows behind them."""
+    """Gate runs (one by run id or DAG run id, all of a date, or the latest) with every result,
+    for failures the feed rows behind them, and the operators' withdraw/restore events recorded
+    since the previous gate run (`operator_actions`)."""
     with database.connect(url) as conn:
         runs = _runs(conn, run_id, run_date)
         if not runs:
             wanted = f"run {run_id}" if run_id else f"date {run_date}" if run_date else "any run"
             raise AuditNotFound(f"no quality gate run recorded for {wanted}")
         for run in runs:
+            run["operator_actions"] = _operator_actions(conn, run)
             cursor = conn.execute(
                 f"select {', '.join(_RESULT_COLUMNS)} from audit.expectation_results"
                 " where run_id = %s order by result_id",
@@ -119,6 +153,24 @@ def _sample_text(sample: dict[str, Any]) -> str:
     return text
 
 
+def _event_text(event: dict[str, Any]) -> str:
+    name = event["original_name"] or "unknown file"
+    agency = f", {event['agency_code']}" if event["agency_code"] else ""
+    return (
+        f"event {event['event_id']}: {event['action']} file {event['file_id']} ({name}{agency})"
+        f" by {event['actor']} at {event['acted_at']:%Y-%m-%d %H:%M:%S %Z}: {event['reason']}"
+    )
+
+
+def format_events(events: list[dict[str, Any]]) -> str:
+    """`tracker audit --events`: every withdraw/restore, oldest first."""
+    if not events:
+        return "no operator actions recorded (audit.file_events is empty)"
+    lines = ["operator actions (audit.file_events), oldest first:"]
+    lines.extend(f"  {_event_text(event)}" for event in events)
+    return "\n".join(lines)
+
+
 def format_runs(runs: list[dict[str, Any]]) -> str:
     """The text an auditor reads: per run, per word, each expectation and the rows behind it."""
     lines: list[str] = []
@@ -131,6 +183,9 @@ def format_runs(runs: list[dict[str, Any]]) -> str:
             f" finished {run['finished_at']:%Y-%m-%d %H:%M:%S %Z};"
             f" {run['blocking_failures']} blocking failure(s), {run['warnings']} warning(s)"
         )
+        if run.get("operator_actions"):
+            lines.append("  operator actions since the previous gate run (audit.file_events):")
+            lines.extend(f"    {_event_text(event)}" for event in run["operator_actions"])
         by_word: dict[str, list[dict[str, Any]]] = {}
         for result in run["results"]:
             by_word.setdefault(result["word"], []).append(result)
