@@ -12,8 +12,10 @@ registry seeds in `dbt_project/seeds/`.
 `TRACKER_PUBLISHED_DIR` (default `data/published/`).
 
 **Tasks:** find new feed files → ingest each (one mapped task per file, one transaction each) →
-dbt build → quality gate (fails the run, and publish does not run, when the data is below the bar;
-loaded raw data stays) → publish; beside the gate, alert the liaison of each late agency.
+dbt build of the run's candidate (its own schema; nothing people read changes) → quality gate on
+the candidate (a failed national rule fails the run and nothing is published; a failed agency rule
+holds that agency's new files and the rest publishes) → publish (the candidate becomes `marts` in
+one transaction, then the outputs); beside the gate, alert the liaison of each late agency.
 
 **Alerts** (`r71_tracker.alerts`, recorded in `audit.alerts`): a failed blocking suite alerts the
 liaison of each agency whose rows failed (quality gate's failure callback); a late feed alerts its
@@ -64,36 +66,34 @@ def resolution71_tracker():
         return pipeline.ingest_feed_file(path)
 
     @task(trigger_rule="none_failed")
-    def build_models(logical_date=None) -> str:
+    def build_models(run_id=None, logical_date=None) -> dict:
         from r71_tracker import pipeline
 
-        run_date = pipeline.run_date_of(logical_date)
-        pipeline.build_models(run_date)
-        return run_date.isoformat()
+        return pipeline.build_task(run_id, logical_date)
 
     @task(on_failure_callback=[BlockingSuiteNotifier(), DagRunFailedNotifier()])
-    def quality_gate(run_date: str, run_id=None) -> None:
+    def quality_gate(candidate: dict) -> dict:
         from r71_tracker import pipeline
 
-        pipeline.quality_gate_task(run_id, run_date)
+        return pipeline.quality_gate_task(candidate)
 
     @task
-    def alert_late_feeds(run_date: str, run_id=None) -> list[str]:
+    def alert_late_feeds(candidate: dict, run_id=None) -> list[str]:
         from r71_tracker import alerts
 
-        return alerts.late_feeds_task(run_date, run_id)
+        return alerts.late_feeds_task(candidate, run_id)
 
     @task
-    def publish(run_date: str, run_id=None) -> dict:
+    def publish(judged: dict) -> dict:
         from r71_tracker import pipeline
 
-        return pipeline.publish_task(run_id, run_date)
+        return pipeline.publish_task(judged)
 
     loads = ingest_feed_file.expand(path=find_new_feed_files())
-    run_date = build_models()
-    loads >> run_date
-    quality_gate(run_date) >> publish(run_date)
-    alert_late_feeds(run_date)
+    candidate = build_models()
+    loads >> candidate
+    publish(quality_gate(candidate))
+    alert_late_feeds(candidate)
 
 
 resolution71_tracker()

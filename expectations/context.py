@@ -7,7 +7,7 @@ a mart against the seed it was built from would be circular).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -16,10 +16,20 @@ import yaml
 BARS_FILE = Path(__file__).with_name("bars.yml")
 WORDS: tuple[str, ...] = ("correct", "complete", "clean", "live", "unified", "shared")
 MODES = ("blocking", "warning")
+SCOPES = ("national", "agency")  # what a blocking rule's failure stops (bars.yml, `rules`)
 
 
 class BarsError(ValueError):
     """bars.yml is not as the gate needs it; the message names the word and the key."""
+
+
+@dataclass(frozen=True)
+class RuleScope:
+    """What a blocking rule's failure stops: `national` (nothing is published) or `agency` (the
+    failing files are held, the rest publishes), with the reviewed sentence why."""
+
+    scope: str
+    why: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class WordBars:
     why: str
     bars: dict[str, float]
     bar_reasons: dict[str, str]
+    rules: dict[str, RuleScope] = field(default_factory=dict)
 
     def bar(self, name: str) -> float:
         if name not in self.bars:
@@ -67,11 +78,24 @@ def load_bars(path: Path = BARS_FILE) -> dict[str, WordBars]:
             " ".join(str(entry["why"]).split()),
             values,
             reasons,
+            _rules(path, word, entry.get("rules") or {}),
         )
     unknown = sorted(set(document) - set(WORDS))
     if unknown:
         raise BarsError(f"{path.name}: unknown word(s) {', '.join(unknown)}")
     return words
+
+
+def _rules(path: Path, word: str, rules: dict) -> dict[str, RuleScope]:
+    scopes: dict[str, RuleScope] = {}
+    for name, rule in rules.items():
+        scope = rule.get("scope") if isinstance(rule, dict) else None
+        if scope not in SCOPES:
+            raise BarsError(f"{path.name}: {word}.rules.{name}.scope must be national or agency")
+        if not str(rule.get("why") or "").strip():
+            raise BarsError(f"{path.name}: {word}.rules.{name}.why must say why")
+        scopes[name] = RuleScope(scope, " ".join(str(rule["why"]).split()))
+    return scopes
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,16 @@
 hand-written pass can run the very same statement."""
 
 # One stage per database per day: the history's primary key must be in place ({batch} is the
-# checked relation, filled in by GX).
+# checked relation, filled in by GX; `stage_history` resolves through the search path to the
+# relation judged: the candidate's, or the published one).
 STAGE_HISTORY_KEY_MISSING = """
-select 'marts.stage_history has no primary key on (database_code, status_date)' as problem
+select 'stage_history has no primary key on (database_code, status_date)' as problem
 from (select 1 from {batch} limit 1) as history_has_rows
 where not exists (
     select
     from pg_catalog.pg_constraint as key
     where key.contype = 'p'
-        and key.conrelid = 'marts.stage_history'::regclass
+        and key.conrelid = 'stage_history'::regclass
         and (
             select array_agg(attribute.attname::text order by attribute.attname)
             from pg_catalog.pg_attribute as attribute

@@ -68,6 +68,14 @@ def word_suite(
     )
 
 
-def meta(word: str, why: str, bar: str | None = None, value: float | None = None) -> dict:
-    """What an auditor reads beside a result: the word, why, and the bar from bars.yml."""
-    return {"word": word, "why": why, **({"bar": bar, "bar_value": value} if bar else {})}
+def meta(
+    word: str, rule: str, why: str, bar: str | None = None, value: float | None = None
+) -> dict:
+    """What an auditor reads beside a result: the word, the rule (its key in bars.yml, which says
+    whether a failure is national or an agency's), why, and the bar from bars.yml."""
+    return {
+        "word": word,
+        "rule": rule,
+        "why": why,
+        **({"bar": bar, "bar_value": value} if bar else {}),
+    }

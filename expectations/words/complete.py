@@ -39,18 +39,22 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 f"Complete: one row per registry database ({context.database_count} in the "
                 "registry file); fewer hides databases, more counts one twice."
             ),
-            meta=meta(WORD, "every registry database is counted exactly once"),
+            meta=meta(
+                WORD, "every_database_counted", "every registry database is counted exactly once"
+            ),
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="stage",
             notes="Complete: every database has a stage (unreported ones are not_started).",
-            meta=meta(WORD, "every database is placed in a stage"),
+            meta=meta(WORD, "every_database_staged", "every database is placed in a stage"),
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="effective_report_date",
             mostly=reported_share,
             notes=f"Complete: {bars.bar_reasons['reported_share']}",
-            meta=meta(WORD, "databases have a report", "reported_share", reported_share),
+            meta=meta(
+                WORD, "reported_share", "databases have a report", "reported_share", reported_share
+            ),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="effective_report_date",
@@ -61,14 +65,20 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 f"Complete: {bars.bar_reasons['fresh_share']} Window on this run: "
                 f"{oldest.isoformat()}..{context.run_date.isoformat()}."
             ),
-            meta=meta(WORD, "reports within the freshness window", "fresh_share", fresh_share),
+            meta=meta(
+                WORD,
+                "fresh_share",
+                "reports within the freshness window",
+                "fresh_share",
+                fresh_share,
+            ),
         ),
         *(
             gxe.ExpectColumnValuesToNotBeNull(
                 column=column,
                 row_condition=reported,
                 notes=f"Complete: a reported database's effective report has {column}.",
-                meta=meta(WORD, "required fields are present"),
+                meta=meta(WORD, "required_fields", "required fields are present"),
             )
             for column in REPORTED_FIELDS
         ),
@@ -78,7 +88,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             column="databases_reported",
             min_value=1,
             notes="Complete: every agency that owns a registry database has reported on one.",
-            meta=meta(WORD, "every agency reported"),
+            meta=meta(WORD, "every_agency_reported", "every agency reported"),
         ),
     ]
     return [word_suite(WORD, CURRENT_STATUS, current), word_suite(WORD, AGENCY_FRESHNESS, agencies)]

@@ -28,32 +28,32 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             column="database_code",
             **context.registry("databases"),
             notes="Correct: every loaded row names a database of the registry file of record.",
-            meta=meta(WORD, "codes come from the registry"),
+            meta=meta(WORD, "registry_codes", "codes come from the registry"),
         ),
         ExpectEveryValueInRegistry(
             column="agency_code",
             **context.registry("agencies"),
             notes="Correct: every loaded row names an agency of the registry file of record.",
-            meta=meta(WORD, "codes come from the registry"),
+            meta=meta(WORD, "registry_codes", "codes come from the registry"),
         ),
         ExpectEveryValueInSet(
             column="platform_status",
             value_set=list(PLATFORM_STATUSES),
             notes="Correct: platform_status is one of the feed contract's values.",
-            meta=meta(WORD, "the contract's enums"),
+            meta=meta(WORD, "contract_values", "the contract's enums"),
         ),
         ExpectEveryValueInSet(
             column="data_status",
             value_set=list(DATA_STATUSES),
             notes="Correct: data_status is one of the feed contract's values.",
-            meta=meta(WORD, "the contract's enums"),
+            meta=meta(WORD, "contract_values", "the contract's enums"),
         ),
         *(
             ExpectEveryValueAtLeast(
                 column=column,
                 min_value=0,
                 notes=f"Correct: {column} is a count and cannot be negative.",
-                meta=meta(WORD, "counts are non-negative"),
+                meta=meta(WORD, "non_negative_counts", "counts are non-negative"),
             )
             for column in COUNTS
         ),
@@ -64,7 +64,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Correct: a database cannot have updated more records than it holds"
                 " (record_count - records_updated_30d is never negative)."
             ),
-            meta=meta(WORD, "records_updated_30d <= record_count"),
+            meta=meta(WORD, "updated_within_records", "records_updated_30d <= record_count"),
         ),
         ExpectEveryValueAtLeast(
             column="days_from_report_to_receipt",
@@ -73,7 +73,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Correct: no report is dated in the future, i.e. after the day (Vietnam time) its "
                 "file was received."
             ),
-            meta=meta(WORD, "report dates are not in the future"),
+            meta=meta(WORD, "no_future_reports", "report dates are not in the future"),
         ),
     ]
     current = [
@@ -84,7 +84,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Correct: only the three stages of the Resolution 71 report exist; any other "
                 "value would fall outside the 31 / 36 / 38 breakdown."
             ),
-            meta=meta(WORD, "one of the three stages"),
+            meta=meta(WORD, "three_stages", "one of the three stages"),
         ),
     ]
     return [word_suite(WORD, LOADED_ROWS, loaded), word_suite(WORD, CURRENT_STATUS, current)]

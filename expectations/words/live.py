@@ -29,7 +29,13 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 f"Live: {bars.bar_reasons['max_report_age_days']} "
                 f"{bars.bar_reasons['fresh_agency_share']}"
             ),
-            meta=meta(WORD, "agencies report on time", "fresh_agency_share", agency_share),
+            meta=meta(
+                WORD,
+                "agencies_on_time",
+                "agencies report on time",
+                "fresh_agency_share",
+                agency_share,
+            ),
         ),
     ]
     current = [
@@ -42,7 +48,9 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 f"({oldest.isoformat()}..{context.run_date.isoformat()}); later than the run date "
                 "means the marts were built for another date."
             ),
-            meta=meta(WORD, "feeds keep arriving", "max_report_age_days", max_age),
+            meta=meta(
+                WORD, "feeds_keep_arriving", "feeds keep arriving", "max_report_age_days", max_age
+            ),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="records_updated_30d",
@@ -50,7 +58,13 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             row_condition=Column("stage") == "centralized",
             mostly=live_share,
             notes=f"Live: {bars.bar_reasons['live_centralized_share']}",
-            meta=meta(WORD, "centralized data is updated", "live_centralized_share", live_share),
+            meta=meta(
+                WORD,
+                "centralized_data_updated",
+                "centralized data is updated",
+                "live_centralized_share",
+                live_share,
+            ),
         ),
     ]
     return [word_suite(WORD, AGENCY_FRESHNESS, agencies), word_suite(WORD, CURRENT_STATUS, current)]

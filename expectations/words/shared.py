@@ -25,7 +25,13 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             row_condition=centralized & connected,
             mostly=used_share,
             notes=f"Shared: {bars.bar_reasons['used_connected_share']}",
-            meta=meta(WORD, "connected data is used", "used_connected_share", used_share),
+            meta=meta(
+                WORD,
+                "connected_data_used",
+                "connected data is used",
+                "used_connected_share",
+                used_share,
+            ),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="connected_national",
@@ -35,6 +41,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
             notes=f"Shared: {bars.bar_reasons['connected_centralized_share']}",
             meta=meta(
                 WORD,
+                "centralized_data_connected",
                 "centralized data is connected",
                 "connected_centralized_share",
                 connected_share,

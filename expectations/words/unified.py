@@ -33,14 +33,14 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "(database_code, status_date) makes PostgreSQL refuse a second stage for a "
                 "database on a day; a missing key is a failure."
             ),
-            meta=meta(WORD, "one stage per database per day"),
+            meta=meta(WORD, "one_stage_per_day", "one stage per database per day"),
         ),
     ]
     registry = [
         gxe.ExpectColumnValuesToBeUnique(
             column="database_code",
             notes="Unified: a database appears once in the registry, so it has one owner.",
-            meta=meta(WORD, "one owner per database"),
+            meta=meta(WORD, "one_owner_per_database", "one owner per database"),
         ),
         ExpectColumnValuesToBeInRegistry(
             column="owner_agency_code",
@@ -49,12 +49,12 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Unified: every database is owned by a current agency of the registry (after the "
                 "2025 ministry mergers and transfers no database may stay with a dissolved one)."
             ),
-            meta=meta(WORD, "owners are current agencies"),
+            meta=meta(WORD, "owners_are_current", "owners are current agencies"),
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="owner_agency_code",
             notes="Unified: every database has an owner.",
-            meta=meta(WORD, "one owner per database"),
+            meta=meta(WORD, "one_owner_per_database", "one owner per database"),
         ),
         ExpectColumnValuesToBeInRegistry(
             column="database_code",
@@ -63,7 +63,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Unified: the registry the marts were built from is the registry file of record "
                 "(a replaced file not re-seeded shows up here)."
             ),
-            meta=meta(WORD, "one registry"),
+            meta=meta(WORD, "one_registry", "one registry"),
         ),
     ]
     fields = [
@@ -74,7 +74,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Unified: the data dictionaries name databases with the status feeds' codes, so "
                 "both feeds speak of the same databases."
             ),
-            meta=meta(WORD, "codes consistent across feeds"),
+            meta=meta(WORD, "codes_consistent_across_feeds", "codes consistent across feeds"),
         ),
     ]
     return [

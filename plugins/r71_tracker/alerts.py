@@ -28,6 +28,7 @@ from r71_tracker.registry import Liaison, RegistryError, load_liaisons
 LOG = logging.getLogger("r71_tracker.alerts")
 
 BLOCKING_SUITE_FAILED = "blocking_suite_failed"
+AGENCY_HELD = "agency_held"
 LATE_FEED = "late_feed"
 DAG_RUN_FAILED = "dag_run_failed"
 
@@ -211,8 +212,10 @@ def _recipient(agency_code: str, liaisons: dict[str, Liaison]) -> tuple[str, str
     return liaison.email, ""
 
 
-# (a) A blocking suite failed: one alert per agency whose rows failed, one to the platform team
-# for failures no agency's row explains.
+# (a) The gate stopped or held something. A failed national rule: one alert to the platform team
+# (nothing was published; no agency can fix it alone). Held files: one alert per held agency to its
+# liaison, naming every held file with its count of failing rows (counted over every offending row
+# when the gate attributed the failure, never a sample), and one summary to the platform team.
 
 
 @dataclass(frozen=True)
@@ -230,49 +233,64 @@ class _FailedExpectation:
 
 
 def alert_blocking_failures(gate_run_id: str, url: str | None = None) -> list[Alert]:
-    """Alert each agency whose feed rows failed a blocking expectation of gate run `gate_run_id`.
+    """The platform team hears once that gate run `gate_run_id` stopped the publication, with
+    each failed blocking expectation and a sample of its offending rows (file and line).
 
-    Rows without an agency, failed expectations without rows, and offending rows beyond the gate's
-    sample (their agencies are unknown) go to the platform team in one alert. Calling it again for
-    the same gate run raises nothing new.
+    Liaisons are not alerted from this sample: an agency hears only of its own held files
+    (alert_held_agencies, counted over every offending row). Calling it again raises nothing new.
     """
     with _connect(url) as conn:
+        run = conn.execute(
+            "select run_date, dag_run_id, national_failures, held_agencies from audit.gate_runs"
+            " where run_id = %s",
+            (gate_run_id,),
+        ).fetchone()
         results = conn.execute(
             "select word, suite_name, expectation_type, expectation_notes, unexpected_count,"
-            " unexpected_rows, run_date, dag_run_id from audit.expectation_results"
+            " unexpected_rows from audit.expectation_results"
             " where run_id = %s and severity = 'blocking' and not success"
             " order by word, suite_name, expectation_type, result_id",
             (gate_run_id,),
         ).fetchall()
-        if not results:
+        if run is None or not results:
             LOG.info("gate run %s has no failed blocking expectation: no alert", gate_run_id)
             return []
-        run_date, dag_run_id = results[0][6], results[0][7]
-        by_agency: dict[str | None, dict[_FailedExpectation, list[dict]]] = defaultdict(dict)
-        for word, suite, expectation_type, notes, count, rows, *_ in results:
+        run_date, dag_run_id, national, held = run
+        listing = []
+        for word, suite, expectation_type, notes, count, rows in results:
             rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
             failed = _FailedExpectation(word, suite, expectation_type, notes, count, len(rows))
-            if not rows or failed.truncated:
-                by_agency[None].setdefault(failed, [])
-            for row in rows:
-                by_agency[row.get("agency_code") or None].setdefault(failed, []).append(row)
-        liaisons = _liaisons()
-        raised = []
-        for agency_code in sorted(by_agency, key=lambda code: (code is None, code or "")):
-            alert = _blocking_alert(
-                agency_code, by_agency[agency_code], liaisons, gate_run_id, dag_run_id, run_date
-            )
-            already = (
-                "select 1 from audit.alerts where alert_kind = %s and run_id = %s"
-                " and agency_code is not distinct from %s"
-            )
-            if _raise_once(conn, alert, already, (alert.kind, gate_run_id, agency_code)):
-                raised.append(alert)
-        return raised
+            listing.append(_failure_listing(failed, rows))
+        run_line = _run_line(gate_run_id, dag_run_id)
+        held_line = (
+            f"Held agencies (their liaisons were alerted separately): {', '.join(held)}\n"
+            if held
+            else ""
+        )
+        alert = Alert(
+            kind=BLOCKING_SUITE_FAILED,
+            agency_code=None,
+            recipient=platform_team_email(),
+            subject=f"[R71 tracker] Quality gate stopped the publication of {run_date}",
+            body=(
+                f"The quality gate of {run_date} failed {national or len(results)} national"
+                " rule(s): nothing was published and every mart stays as the last publication"
+                " left it. The candidate stays for inspection (tracker status --candidate);"
+                f" raw data stays loaded.\n{held_line}\n{run_line}\n\n" + "\n".join(listing)
+            ),
+            run_id=gate_run_id,
+            dag_run_id=dag_run_id,
+            run_date=run_date,
+        )
+        already = (
+            "select 1 from audit.alerts where alert_kind = %s and run_id = %s"
+            " and agency_code is null"
+        )
+        return [alert] if _raise_once(conn, alert, already, (alert.kind, gate_run_id)) else []
 
 
 def alert_blocking_failures_of_dag_run(dag_run_id: str, url: str | None = None) -> list[Alert]:
-    """The blocking suite alerts of the last failed gate run of Airflow run `dag_run_id`."""
+    """The blocking-failure alert of the last failed gate run of Airflow run `dag_run_id`."""
     with _connect(url) as conn:
         row = conn.execute(
             "select run_id from audit.gate_runs where dag_run_id = %s and not success"
@@ -285,69 +303,138 @@ def alert_blocking_failures_of_dag_run(dag_run_id: str, url: str | None = None) 
     return alert_blocking_failures(row[0], url)
 
 
-def _blocking_alert(
-    agency_code: str | None,
-    failures: dict[_FailedExpectation, list[dict]],
+def alert_held_agencies(gate_run_id: str, url: str | None = None) -> list[Alert]:
+    """Each agency whose files gate run `gate_run_id` held hears once, naming every held file,
+    the rules and the count of failing rows (with a sample of rows); the platform team gets one
+    summary. Calling it again raises nothing new."""
+    with _connect(url) as conn:
+        held = conn.execute(
+            "select v.agency_code, v.file_id, f.original_name, v.rule, v.reason, v.failing_rows,"
+            " v.dag_run_id, g.run_date from audit.file_verdicts as v"
+            " join raw.feed_files as f on f.file_id = v.file_id"
+            " join audit.gate_runs as g on g.run_id = v.gate_run_id"
+            " where v.gate_run_id = %s and v.verdict = 'held' order by v.agency_code, v.file_id",
+            (gate_run_id,),
+        ).fetchall()
+        if not held:
+            return []
+        samples = _held_row_samples(conn, gate_run_id)
+        by_agency: dict[str, list[tuple]] = defaultdict(list)
+        for row in held:
+            by_agency[row[0] or "?"].append(row)
+        liaisons = _liaisons()
+        dag_run_id, run_date = held[0][6], held[0][7]
+        raised = []
+        already = (
+            "select 1 from audit.alerts where alert_kind = %s and run_id = %s"
+            " and agency_code is not distinct from %s"
+        )
+        for agency_code, files in sorted(by_agency.items()):
+            alert = _held_alert(
+                agency_code, files, samples, liaisons, gate_run_id, dag_run_id, run_date
+            )
+            if _raise_once(conn, alert, already, (alert.kind, gate_run_id, agency_code)):
+                raised.append(alert)
+        summary = Alert(
+            kind=AGENCY_HELD,
+            agency_code=None,
+            recipient=platform_team_email(),
+            subject=f"[R71 tracker] {len(by_agency)} agency(ies) held back on {run_date}",
+            body=(
+                f"The quality gate of {run_date} held back the new files of"
+                f" {', '.join(sorted(by_agency))}; every other agency was published. Each held"
+                " agency's liaison was alerted.\n"
+                f"{_run_line(gate_run_id, dag_run_id)}\n\n"
+                + "\n".join(
+                    f"- {agency}: file {file_id} {name} ({reason})"
+                    for agency, file_id, name, _, reason, *_ in held
+                )
+            ),
+            run_id=gate_run_id,
+            dag_run_id=dag_run_id,
+            run_date=run_date,
+        )
+        if _raise_once(conn, summary, already, (summary.kind, gate_run_id, None)):
+            raised.append(summary)
+        return raised
+
+
+def _held_row_samples(conn, gate_run_id: str) -> dict[int, list[dict]]:
+    """The gate's sample of offending rows of this run, by feed file."""
+    samples: dict[int, list[dict]] = defaultdict(list)
+    for (rows,) in conn.execute(
+        "select unexpected_rows from audit.expectation_results"
+        " where run_id = %s and not success and severity = 'blocking'",
+        (gate_run_id,),
+    ):
+        for row in rows or []:
+            if isinstance(row, dict) and row.get("file_id") is not None:
+                samples[int(row["file_id"])].append(row)
+    return samples
+
+
+def _held_alert(
+    agency_code: str,
+    files: list[tuple],
+    samples: dict[int, list[dict]],
     liaisons: dict[str, Liaison],
     gate_run_id: str,
     dag_run_id: str | None,
     run_date: date,
 ) -> Alert:
-    listing = "\n".join(
-        _failure_listing(failed, rows, for_platform=agency_code is None)
-        for failed, rows in failures.items()
+    recipient, note = _recipient(agency_code, liaisons)
+    total = sum(row[5] or 0 for row in files)  # failing_rows
+    lines = []
+    for _, file_id, name, rule, reason, failing, *_ in files:
+        lines.append(f"- file {file_id} {name}: {failing} failing row(s); rules {rule} ({reason})")
+        for sample in samples.get(file_id, [])[:_MAX_ROWS_LISTED]:
+            lines.append(
+                f"    line {sample.get('line_number') or '?'}:"
+                f" database {sample.get('database_code') or '?'}"
+            )
+    intro = (
+        f"VI: Lần chạy ngày {run_date}: {len(files)} tệp của cơ quan {agency_code} không đạt"
+        f" kiểm tra chất lượng ({total} dòng không đạt) và bị GIỮ LẠI: dữ liệu mới của cơ quan"
+        " trong lần chạy này không được công bố, kết quả đã công bố lần trước được giữ nguyên;"
+        " các cơ quan khác vẫn được công bố. Đề nghị sửa các dòng dưới đây và gửi tệp mới;"
+        " cơ quan hết bị giữ lại khi một tệp mới của cơ quan đạt kiểm tra.\n"
+        f"EN: Run of {run_date}: {len(files)} file(s) of agency {agency_code} failed a quality"
+        f" check ({total} failing rows) and are HELD: the agency's new data of this run is not"
+        " published and its last published state stays; every other agency was published."
+        " Please correct the rows below and send a new file; the agency is no longer held once"
+        " a new file of its own passes.\n"
     )
-    run = f"Gate run / Lần kiểm tra: {gate_run_id}" + (
-        f" (Airflow DAG run {dag_run_id})" if dag_run_id else " (tracker build)"
-    )
-    if agency_code is None:
-        recipient, note = platform_team_email(), ""
-        subject = f"[R71 tracker] Blocking quality check failed {run_date}: not all traceable"
-        intro = (
-            f"The quality gate of {run_date} failed on expectations whose offending rows are not"
-            " all traceable to an agency (no rows, rows without an agency code, or more rows"
-            " than the gate's sample holds). The run stopped before publishing; raw data stays"
-            " loaded. Agencies whose sampled rows failed were alerted separately.\n"
-        )
-    else:
-        recipient, note = _recipient(agency_code, liaisons)
-        subject = f"[R71 tracker] {agency_code}: blocking quality check failed {run_date}"
-        intro = (
-            f"VI: Một số dòng báo cáo của cơ quan {agency_code} không đạt kiểm tra chất lượng bắt"
-            f" buộc của lần chạy ngày {run_date}; kết quả ngày này không được công bố. Đề nghị"
-            " sửa các dòng dưới đây (tệp, dòng) và gửi lại báo cáo.\n"
-            f"EN: Feed rows from agency {agency_code} failed a blocking quality check in the run"
-            f" of {run_date}; that day's results were not published. Please correct the rows"
-            " below (file, line) and send the feed again.\n"
-        )
     return Alert(
-        kind=BLOCKING_SUITE_FAILED,
+        kind=AGENCY_HELD,
         agency_code=agency_code,
         recipient=recipient,
-        subject=subject,
-        body=f"{note}{intro}\n{run}\n\n{listing}",
+        subject=f"[R71 tracker] {agency_code}: {len(files)} file(s) held back on {run_date}",
+        body=f"{note}{intro}\n{_run_line(gate_run_id, dag_run_id)}\n\n" + "\n".join(lines),
         run_id=gate_run_id,
         dag_run_id=dag_run_id,
         run_date=run_date,
     )
 
 
-def _failure_listing(failed: _FailedExpectation, rows: list[dict], *, for_platform: bool) -> str:
+def _run_line(gate_run_id: str, dag_run_id: str | None) -> str:
+    return f"Gate run / Lần kiểm tra: {gate_run_id}" + (
+        f" (Airflow DAG run {dag_run_id})" if dag_run_id else " (tracker build)"
+    )
+
+
+def _failure_listing(failed: _FailedExpectation, rows: list[dict]) -> str:
     head = f"[{failed.word or '-'}] {failed.suite_name}: {failed.expectation_type}"
     lines = [head + (f" ({failed.notes})" if failed.notes else "")]
     if failed.truncated:
         lines.append(
-            f"  {failed.unexpected_count} offending rows, {failed.sampled} in the gate's sample: "
-            + (
-                "the agencies of the others were not alerted (audit.expectation_results)."
-                if for_platform
-                else "rows like these beyond the sample may fail too."
-            )
+            f"  {failed.unexpected_count} offending rows; a sample of {failed.sampled} follows"
+            " (audit.expectation_results)."
         )
     for row in rows[:_MAX_ROWS_LISTED]:
         lines.append(
             f"  - file {row.get('file_name') or '?'} (file id {row.get('file_id') or '?'})"
             f" line {row.get('line_number') or '?'}: database {row.get('database_code') or '?'}"
+            f" agency {row.get('agency_code') or '?'}"
         )
     if len(rows) > _MAX_ROWS_LISTED:
         lines.append(f"  - ... and {len(rows) - _MAX_ROWS_LISTED} more row(s)")
@@ -358,13 +445,17 @@ def _failure_listing(failed: _FailedExpectation, rows: list[dict], *, for_platfo
 
 
 def alert_late_feeds(
-    run_date: date, dag_run_id: str | None = None, url: str | None = None
+    run_date: date,
+    dag_run_id: str | None = None,
+    url: str | None = None,
+    candidate: str | None = None,
 ) -> list[Alert]:
-    """Alert the liaison of each agency late on `run_date` (marts.agency_feed_freshness), once."""
+    """Alert the liaison of each agency late on `run_date` (agency_feed_freshness of the run's
+    candidate, or of the published marts when the candidate was published), once."""
     from r71_tracker import database
 
     url = url or database.tracker_url()
-    late = _late_agencies(url, run_date)
+    late = _late_agencies(url, run_date, candidate)
     liaisons = _liaisons()
     raised = []
     with _connect(url) as conn:
@@ -379,46 +470,52 @@ def alert_late_feeds(
     return raised
 
 
-def late_feeds_task(run_date: str, dag_run_id: str | None) -> list[str]:
+def late_feeds_task(candidate: dict, dag_run_id: str | None) -> list[str]:
     """The DAG task: the agencies alerted (as XCom), judged as of the run's date."""
-    return [
-        alert.agency_code for alert in alert_late_feeds(date.fromisoformat(run_date), dag_run_id)
-    ]
+    run_date = date.fromisoformat(candidate["run_date"])
+    alerted = alert_late_feeds(run_date, dag_run_id, candidate=candidate["candidate"])
+    return [alert.agency_code for alert in alerted]
 
 
-def _late_agencies(url: str, run_date: date) -> list[dict]:
-    """Late agencies of the freshness mart as of `run_date`, under the warehouse lock.
-
-    Runs overlap (README, Overlapping runs): when another run rebuilt the marts for another date
-    since this run's build, they are rebuilt for this run's date first.
-    """
+def _late_agencies(url: str, run_date: date, candidate: str | None) -> list[dict]:
+    """Late agencies of the freshness mart as of `run_date`, under the warehouse lock: from the
+    run's candidate (the gate may not have judged it yet: lateness is not a quality verdict), or
+    from the published marts once the candidate became them."""
     import psycopg
+    from psycopg import sql
     from psycopg.rows import dict_row
 
     from r71_tracker import pipeline
 
-    query = (
-        "select agency_code, agency_name_vi, agency_name_en, last_report_date,"
-        " days_since_last_report, freshness_max_age_days, as_of_date"
-        " from marts.agency_feed_freshness where is_late and as_of_date = %s order by agency_code"
-    )
-    with pipeline.warehouse_lock(url):
-        if _freshness_as_of(url) != run_date:
-            from r71_tracker import transform
+    with pipeline.warehouse_lock(url), psycopg.connect(url, row_factory=dict_row) as conn:
+        schema = _freshness_schema(conn, candidate)
+        if schema is None:
+            LOG.warning("candidate %s is gone and was not published: no late-feed alert", candidate)
+            return []
+        query = sql.SQL(
+            "select agency_code, agency_name_vi, agency_name_en, last_report_date,"
+            " days_since_last_report, freshness_max_age_days, as_of_date"
+            " from {}.agency_feed_freshness where is_late and as_of_date = %s order by agency_code"
+        ).format(sql.Identifier(schema))
+        return conn.execute(query, (run_date,)).fetchall()
 
-            transform.build(url, run_date)
-        with psycopg.connect(url, row_factory=dict_row) as conn:
-            return conn.execute(query, (run_date,)).fetchall()
 
-
-def _freshness_as_of(url: str) -> date | None:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        if conn.execute("select to_regclass('marts.agency_feed_freshness')").fetchone()[0]:
-            return conn.execute(
-                "select max(as_of_date) from marts.agency_feed_freshness"
-            ).fetchone()[0]
+def _freshness_schema(conn, candidate: str | None) -> str | None:
+    """Where this run's freshness mart is: its candidate, or marts when that is the candidate
+    published (the publication names it in the schema's comment), or marts for a CLI call."""
+    if candidate is None:
+        return "marts"
+    found = conn.execute(
+        "select nspname, coalesce(obj_description(oid, 'pg_namespace'), '') as note"
+        " from pg_namespace where nspname in (%s, 'marts')",
+        (candidate,),
+    ).fetchall()
+    for row in found:
+        if row["nspname"] == candidate:
+            return candidate
+    for row in found:
+        if f"candidate {candidate}" in row["note"]:
+            return "marts"
     return None
 
 

@@ -42,32 +42,39 @@ def cmd_audit_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """The DAG's build, gate and publish steps for what is loaded (write–audit–publish)."""
+    import uuid
+
     from r71_tracker import alerts, pipeline
     from r71_tracker.quality.gate import GateFailed
 
     run_date = pipeline.resolve_run_date(args.date)
-    run_id = args.run_id or pipeline.new_gate_run_id(f"cli__{run_date.isoformat()}")
-    print(f"dbt build for {run_date} ...", flush=True)
-    pipeline.build_models(run_date)
-    late = alerts.alert_late_feeds(run_date)  # once per agency and date, shared with the DAG
+    run_id = args.run_id or f"cli__{run_date.isoformat()}__{uuid.uuid4().hex[:8]}"
+    print(f"dbt build of the candidate for {run_date} (run {run_id}) ...", flush=True)
+    candidate = pipeline.build_models(run_date, run_id)
+    late = alerts.alert_late_feeds(run_date, candidate=candidate.schema)  # once per agency, date
     if late:
         print(f"late feeds alerted: {', '.join(alert.agency_code or '?' for alert in late)}")
-    print(f"quality gate (run id {run_id}) ...", flush=True)
+    print(f"quality gate on {candidate.schema} ...", flush=True)
     try:
-        result = pipeline.run_quality_gate(run_id, run_date)
+        result = pipeline.run_quality_gate(candidate, base_id=run_id)
     except GateFailed as failure:
-        print(f"quality gate FAILED for {run_date}:\n{failure}", file=sys.stderr)
-        sent = alerts.alert_blocking_failures(run_id)
+        print(pipeline.failure_line(failure.result, run_date), file=sys.stderr)
+        sent = alerts.alert_blocking_failures(failure.result.run_id)
         print(f"alerts: {len(sent)} sent (audit.alerts)", file=sys.stderr)
-        print(f"details: tracker audit --run {run_id}", file=sys.stderr)
+        print(f"candidate kept: tracker status --candidate {candidate.schema}", file=sys.stderr)
         return 1
     for warning in result.warnings:
         print(f"warning: {warning}")
+    held = pipeline.held_summary(result)
+    if held:
+        print(f"held agencies (their new files wait; the rest is published): {held}")
     print(
         f"quality gate passed: {len(result.results)} expectations,"
-        f" {len(result.warnings)} warning(s) (tracker audit --run {run_id})"
+        f" {len(result.warnings)} warning(s) (tracker audit --run {result.run_id})"
     )
-    print(f"Data Docs: {result.data_docs_index}")
+    publication = pipeline.publish(candidate, result.run_id)
+    print(f"published {candidate.schema} as marts; dashboard: {publication.dashboard_path}")
     return 0
 
 
@@ -113,10 +120,24 @@ def cmd_files(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from r71_tracker import database, status
+    from r71_tracker import database, publication, status
 
-    counts = status.stage_counts(database.tracker_url(), args.as_of)
-    print(json.dumps(counts) if args.json else status.format_counts(counts))
+    url = database.tracker_url()
+    schema = "marts"
+    if args.candidate:
+        schema = publication.latest_candidate(url) if args.candidate == "latest" else args.candidate
+        if schema is None or not schema.startswith(publication.CANDIDATE_PREFIX):
+            print(f"tracker status: no candidate {args.candidate!r} is kept", file=sys.stderr)
+            return 1
+    counts = status.stage_counts(url, args.as_of, schema)
+    if args.candidate:
+        counts["candidate"] = schema
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        if args.candidate:
+            print(f"candidate {schema} (NOT published: what that run would have published)")
+        print(status.format_counts(counts))
     return 0
 
 
@@ -147,10 +168,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if outcome.succeeded:
         print(f"DAG run for {outcome.run_date} succeeded (log: {outcome.log_path})")
         return 0
-    print(f"DAG run for {outcome.run_date} FAILED (log: {outcome.log_path})", file=sys.stderr)
+    _print_failed_run(outcome)
+    return 1
+
+
+def _print_failed_run(outcome) -> None:
+    """One line saying why the run failed and what to do, then each failed task's error."""
+    print(f"DAG run for {outcome.run_date} FAILED: {outcome.advice}", file=sys.stderr)
     for line in outcome.failures:
         print(f"  {line}", file=sys.stderr)
-    return 1
+    print(f"  (log: {outcome.log_path})", file=sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -165,12 +192,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     paths = demo_feeds.write_demo_feeds(config.landing_dir)
     print(f"demo feeds: {len(paths)} files in {config.landing_dir}")
     run_date = demo_feeds.LATEST_REPORT_DATE
-    print(f"running DAG resolution71_tracker through Airflow for {run_date} ...", flush=True)
+    print(
+        f"running DAG resolution71_tracker through Airflow's scheduler for {run_date} ...",
+        flush=True,
+    )
     outcome = run_dag_once(run_date, config)
     if not outcome.succeeded:
-        print(f"DAG run FAILED (log: {outcome.log_path})", file=sys.stderr)
-        for line in outcome.failures:
-            print(f"  {line}", file=sys.stderr)
+        _print_failed_run(outcome)
         return 1
     print()
     print(status.format_counts(status.stage_counts(url, run_date)))
@@ -186,15 +214,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"validation report: {published / 'validation_report.html'}")
     print(f"GX Data Docs:      {published / 'data_docs' / 'index.html'}")
     print(f"summary:           {published / 'summary.json'}")
+    print(f"Airflow run:       {outcome.url}")
     print(f"Airflow run log:   {outcome.log_path}")
+    print("Airflow services keep running for the next run: `tracker airflow stop` stops them")
     return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from r71_tracker import pipeline
+    from r71_tracker import database, pipeline
 
-    run_date = pipeline.resolve_run_date(args.date)
-    publication = pipeline.publish(f"docs__{run_date.isoformat()}", run_date)
+    last = pipeline.last_publication(database.tracker_url())
+    if last is None:
+        print("tracker docs: nothing is published yet: run `tracker build` or `tracker run` first")
+        return 1
+    publication = pipeline.write_outputs(*last)
     print(f"dashboard:         {publication.dashboard_path}")
     print(f"quality gate runs: {publication.quality_runs_path}")
     print(f"dbt docs site:     {publication.dbt_docs_path}")
@@ -223,17 +256,60 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow_standalone(args: argparse.Namespace) -> int:
-    from r71_tracker.airflow_env import airflow_environment
     from r71_tracker.airflow_runs import prepare_airflow
+    from r71_tracker.airflow_services import base_environment, record_standalone, stop_services
+    from r71_tracker.config import settings
 
-    prepare_airflow()
-    env = airflow_environment()
+    config = settings()
+    # The on-demand services of this home would share its port and run a second scheduler.
+    stopped = stop_services(config)
+    if stopped:
+        print(f"stopped the on-demand Airflow services of this home: {', '.join(stopped)}")
+    prepare_airflow(config)
+    env = base_environment(config)
+    record_standalone(config, env)  # `tracker run` uses this standalone while it runs
     airflow = Path(sys.executable).with_name("airflow")
     print(
         f"Airflow UI on http://localhost:{env['AIRFLOW__API__PORT']} (Ctrl-C stops it); "
         f"admin password in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated"
     )
     os.execve(str(airflow), [str(airflow), "standalone"], env)
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """The on-demand Airflow services of this home (scheduler, dag-processor, api-server)."""
+    from r71_tracker.airflow_api import password_file
+    from r71_tracker.airflow_services import service_status, stop_services
+    from r71_tracker.config import settings
+
+    config = settings()
+    home = config.airflow_home
+    if args.action == "stop":
+        stopped = stop_services(config)
+        print(f"stopped {', '.join(stopped)} ({home})" if stopped else f"nothing runs for {home}")
+        return 0
+    if args.action == "start":
+        from r71_tracker.airflow_runs import ready
+
+        services = ready(config, echo=lambda line: print(line, flush=True))
+        print(f"Airflow UI on {services.ui_url} (user admin, password in {password_file(home)})")
+        print(f"logs and pids in {services.log_dir}; `tracker airflow stop` stops them")
+        return 0
+    state = service_status(config)
+    health = state["health"]
+    for name, pid in state["services"].items():
+        part = (health.get(name.replace("-", "_")) or {}).get("status")
+        print(
+            f"{name:<14} {f'running (pid {pid})' if pid else 'not running'}"
+            + (f", {part}" if part and pid else "")
+        )
+    if state["standalone_pid"]:
+        print(f"airflow standalone (make airflow) runs, pid {state['standalone_pid']}")
+    up = state["standalone_pid"] or all(state["services"].values())
+    if up:
+        print(f"UI and API on http://localhost:{state['port']}")
+    print(f"logs and pids in {state['logs']}; {state['processes']} process(es) of {home}")
+    return 0 if up else 1
 
 
 def cmd_lint_sql(args: argparse.Namespace) -> int:
@@ -313,7 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
         acting.add_argument("--reason", required=True, help="why (recorded with who and when)")
 
     status = commands.add_parser("status", help="stage counts on a date")
-    status.add_argument("--as-of", type=_date, help="default: the latest report date loaded")
+    status.add_argument("--as-of", type=_date, help="default: the date the last publication judged")
+    status.add_argument(
+        "--candidate",
+        nargs="?",
+        const="latest",
+        metavar="SCHEMA",
+        help="read a kept candidate (default: the latest build's) instead of the published marts",
+    )
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
 
@@ -327,15 +410,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo_feeds.add_argument("dir")
     demo_feeds.set_defaults(handler=cmd_demo_feeds)
 
-    run = commands.add_parser("run", help="run the DAG once through Airflow")
+    run = commands.add_parser("run", help="run the DAG once through Airflow's scheduler")
     run.add_argument("--date", type=_date, help="logical date (default: now)")
     run.set_defaults(handler=cmd_run)
 
     demo = commands.add_parser("demo", help="demo feeds → DAG run → summary (make demo)")
     demo.set_defaults(handler=cmd_demo)
 
-    docs = commands.add_parser("docs", help="build the dbt docs site and GX Data Docs")
-    docs.add_argument("--date", type=_date, help="default: the latest report date loaded")
+    docs = commands.add_parser(
+        "docs", help="rewrite the dbt docs site, Data Docs and pages of the last publication"
+    )
     docs.set_defaults(handler=cmd_docs)
 
     db = commands.add_parser("db", help="the embedded PostgreSQL: start, stop, url")
@@ -344,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     standalone = commands.add_parser("airflow-standalone", help="Airflow UI (airflow standalone)")
     standalone.set_defaults(handler=cmd_airflow_standalone)
+
+    airflow_services = commands.add_parser(
+        "airflow", help="the on-demand Airflow services `tracker run` uses: start, stop, status"
+    )
+    airflow_services.add_argument("action", choices=["start", "stop", "status"])
+    airflow_services.set_defaults(handler=cmd_airflow)
 
     lint_sql = commands.add_parser("lint-sql", help="sqlfluff on the dbt project")
     lint_sql.set_defaults(handler=cmd_lint_sql)

@@ -1,17 +1,21 @@
 """The steps of one tracker run, shared by the Airflow DAG and the CLI (one way to do each thing).
 
-Each step is idempotent: files already received are skipped by their bytes, dbt rebuilds its
-models from the raw tables, every gate run appends its own record to the audit trail (a retry is a
-new gate run of the same DAG run), publish overwrites its outputs and keeps one page per gate run.
+Write–audit–publish (r71_tracker.publication): the build writes the run's own candidate, the gate
+judges it, and only a passing gate's candidate is published as `marts` (a rename, in one
+transaction). A failed run changes nothing people read. A failed agency rule holds that agency's
+new files and the rest of the country publishes (bars.yml says which rules are an agency's).
 
-The marts are one shared state "as of a run date". Runs may overlap (a backfill beside the daily
-run, two runs of the same date), so build, gate and publish each hold the warehouse lock and, when
-another run rebuilt the marts for a different date in between, rebuild them for their own date
-first: every gate judges, and every publication shows, its own run's date.
+Each step is idempotent: files already received are skipped by their bytes, a retried build
+re-creates its candidate, every gate run appends its own record to the audit trail (a retry is a
+new gate run of the same DAG run), publish refuses a candidate without a passing verdict and
+rewrites its outputs, keeping one page per gate run. Runs may overlap (a backfill beside the daily
+run, two runs of the same date): each has its own candidate, and build, gate and publish each hold
+the warehouse lock, so the last publication wins whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import uuid
@@ -20,11 +24,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
+import psycopg.sql
 
-from r71_tracker import database
+from r71_tracker import database, publication
 from r71_tracker.config import settings
+from r71_tracker.publication import Candidate
+
+if TYPE_CHECKING:
+    from r71_tracker.quality.gate import GateResult
 
 _WAREHOUSE_LOCK_KEY = 710_072  # pg advisory lock: one run at a time rebuilds or reads the marts
 
@@ -72,29 +82,19 @@ def warehouse_lock(url: str) -> Iterator[None]:
             conn.execute("select pg_advisory_unlock(%s)", (_WAREHOUSE_LOCK_KEY,))
 
 
-def _marts_as_of(url: str) -> date | None:
-    with psycopg.connect(url) as conn:
-        if conn.execute("select to_regclass('marts.database_current_status')").fetchone()[0]:
-            row = conn.execute("select max(as_of_date) from marts.database_current_status")
-            return row.fetchone()[0]
-    return None
+def build_models(run_date: date, run_id: str) -> Candidate:
+    """Write–audit–publish, step 1: dbt build (seeds, models, tests) of the run's candidate.
 
-
-def _ensure_marts_as_of(url: str, run_date: date) -> None:
-    """Rebuild the marts for run_date unless they already are (caller holds the lock)."""
-    from r71_tracker import transform
-
-    if _marts_as_of(url) != run_date:
-        transform.build(url, run_date)
-
-
-def build_models(run_date: date) -> None:
-    """dbt build (seeds, models, tests) for the run's date."""
+    The candidate reads the files received when it starts (frozen list); files committed later
+    wait for the next build. Nothing people read changes here.
+    """
     from r71_tracker import transform
 
     url = database.tracker_url()
     with warehouse_lock(url):
-        transform.build(url, run_date)
+        candidate = publication.prepare_candidate(url, run_id, run_date)
+        transform.build(url, run_date, candidate.schema)
+    return candidate
 
 
 def new_gate_run_id(base: str) -> str:
@@ -103,17 +103,53 @@ def new_gate_run_id(base: str) -> str:
     return f"{base}__gate_{uuid.uuid4().hex[:8]}"
 
 
-def run_quality_gate(run_id: str, run_date: date, dag_run_id: str | None = None):
-    """Run the six-word gate and record every result in the audit schema; raise GateFailed when
-    a blocking word fails (warnings are recorded and returned)."""
+def run_quality_gate(
+    candidate: Candidate, dag_run_id: str | None = None, base_id: str | None = None
+) -> GateResult:
+    """Write–audit–publish, step 2: the six-word gate judges the candidate.
+
+    A failed national rule raises GateFailed (nothing is published). A failed agency rule holds
+    the new files it failed on (their verdict is recorded by the gate), the held agencies' other
+    new files of this run wait for the next run, the candidate is built again without them and
+    judged again: every other agency publishes. Held agencies' liaisons and the platform team
+    are alerted. Warnings are recorded and returned.
+    """
+    from r71_tracker import alerts, transform
     from r71_tracker.quality import gate
 
     url = database.tracker_url()
+    base = base_id or dag_run_id or f"cli__{candidate.run_date.isoformat()}"
     with warehouse_lock(url):
-        _ensure_marts_as_of(url, run_date)
-        result = gate.run_gate(url, run_id, run_date, dag_run_id)
-    gate.enforce(result)
-    return result
+        result = gate.run_gate(
+            url, new_gate_run_id(base), candidate.run_date, dag_run_id, candidate.schema
+        )
+        if result.success or result.national_failures or not result.held:
+            gate.enforce(result)
+            return result
+        alerts.alert_held_agencies(result.run_id, url)
+        publication.exclude_files(url, candidate, _held_back(url, candidate, result))
+        transform.build(url, candidate.run_date, candidate.schema)
+        again = gate.run_gate(
+            url, new_gate_run_id(base), candidate.run_date, dag_run_id, candidate.schema
+        )
+    gate.enforce(again)
+    return again
+
+
+def _held_back(url: str, candidate: Candidate, result: GateResult) -> dict[int, str]:
+    """The files a rebuild leaves out: the held files, and the held agencies' other new files of
+    this run (`deferred`: not judged yet, they wait for the next run)."""
+    held = set(result.held)
+    with psycopg.connect(url) as conn:
+        others = conn.execute(
+            psycopg.sql.SQL(
+                "select file_id from {} where file_state = 'new' and agency_code = any(%s)"
+            ).format(psycopg.sql.Identifier(candidate.work_schema, "file_states")),
+            (result.held_agencies,),
+        ).fetchall()
+    return {file_id: "held" for file_id in held} | {
+        file_id: "deferred" for (file_id,) in others if file_id not in held
+    }
 
 
 @dataclass(frozen=True)
@@ -131,9 +167,22 @@ class Publication:
     data_docs_path: str
 
 
-def publish(run_id: str, run_date: date) -> Publication:
+def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = None) -> Publication:
+    """Write–audit–publish, step 3: the candidate becomes `marts` (refused without a passing
+    verdict of the gate on it), the snapshot records what was published, and the outputs people
+    read are written from the published marts."""
+    from r71_tracker import transform
+
+    url = database.tracker_url()
+    with warehouse_lock(url):
+        publication.publish_candidate(url, candidate, gate_run_id, dag_run_id)
+        transform.snapshot(url, candidate.run_date)
+        return write_outputs(gate_run_id, candidate.run_date, locked=True)
+
+
+def write_outputs(run_id: str, run_date: date, *, locked: bool = False) -> Publication:
     """Write the dashboard, the dbt docs site, the gate's run pages and report, the GX Data Docs
-    and the stage summary."""
+    and the stage summary, all from the published marts and the audit trail."""
     from r71_tracker import status, transform
     from r71_tracker.dashboard import write_dashboard
     from r71_tracker.quality import gate
@@ -143,8 +192,7 @@ def publish(run_id: str, run_date: date) -> Publication:
     url = database.tracker_url(config)
     published = config.published_dir
     published.mkdir(parents=True, exist_ok=True)
-    with warehouse_lock(url):
-        _ensure_marts_as_of(url, run_date)
+    with contextlib.nullcontext() if locked else warehouse_lock(url):
         dbt_docs = transform.generate_docs(url, published / "dbt_docs")
         report = write_validation_report(url, run_id, published / "validation_report.html")
         runs_index = write_run_reports(url, published / "quality_runs")
@@ -165,6 +213,16 @@ def publish(run_id: str, run_date: date) -> Publication:
         validation_report_path=str(report),
         data_docs_path=str(data_docs),
     )
+
+
+def last_publication(url: str) -> tuple[str, date] | None:
+    """The gate run and run date of the last publication, or None before the first."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select gate_run_id, run_date from audit.publications"
+            " order by publication_id desc limit 1"
+        ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def _copy_data_docs(gx_dir: Path, target: Path) -> Path:
@@ -191,27 +249,78 @@ def run_date_of(logical_date) -> date:
     return resolve_run_date(None)
 
 
-def quality_gate_task(run_id: str, run_date: str) -> dict:
-    """The gate as an Airflow task: a failed blocking word fails the run at once (data does not
-    heal on retry); warnings are logged and the run goes on."""
+def build_task(run_id: str, logical_date) -> dict:
+    """build_models as an Airflow task: the candidate, named by the run, for the next tasks."""
+    candidate = build_models(run_date_of(logical_date), run_id)
+    return _candidate_as_dict(candidate)
+
+
+def quality_gate_task(candidate: dict) -> dict:
+    """The gate as an Airflow task: a failed national rule fails the run at once (data does not
+    heal on retry); held agencies and warnings are logged and the run goes on."""
     import logging
 
     from airflow.sdk.exceptions import AirflowFailException
 
     from r71_tracker.quality.gate import GateFailed
 
-    gate_run_id = new_gate_run_id(run_id)
+    judged = _candidate_of(candidate)
     try:
-        result = run_quality_gate(gate_run_id, date.fromisoformat(run_date), dag_run_id=run_id)
+        result = run_quality_gate(judged, dag_run_id=judged.run_id)
     except GateFailed as failure:
-        failed = "; ".join(failure.result.failures)
-        raise AirflowFailException(
-            f"quality gate {gate_run_id} failed for {run_date}: {failed}"
-        ) from None
+        raise AirflowFailException(failure_line(failure.result, judged.run_date)) from None
+    log = logging.getLogger(__name__)
     for warning in result.warnings:
-        logging.getLogger(__name__).warning("quality warning: %s", warning)
-    return {"gate_run_id": gate_run_id, "warnings": result.warnings}
+        log.warning("quality warning: %s", warning)
+    held = held_summary(result)
+    if held:
+        log.warning("held agencies: %s", held)
+    return {"gate_run_id": result.run_id, "warnings": result.warnings, **candidate}
 
 
-def publish_task(run_id: str, run_date: str) -> dict:
-    return publication_as_dict(publish(run_id, date.fromisoformat(run_date)))
+def publish_task(judged: dict) -> dict:
+    candidate = _candidate_of(judged)
+    return publication_as_dict(publish(candidate, judged["gate_run_id"], candidate.run_id))
+
+
+def failure_line(result: GateResult, run_date: date) -> str:
+    """One line: why the gate stopped the publication, and what to do about it."""
+    failures = result.national_failures or result.failures
+    first = failures[0] if failures else "see tracker audit"
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    hint = f"details: tracker audit --run {result.run_id}"
+    latest = latest_report_date()
+    if (
+        latest is not None
+        and latest < run_date
+        and any("effective_report_date" in line for line in failures)
+    ):
+        hint = (
+            f"the latest report loaded is {latest.isoformat()}: judge that date with"
+            f" `tracker run --date {latest.isoformat()}`, or load newer feeds; {hint}"
+        )
+    return (
+        f"quality gate {result.run_id} failed for {run_date.isoformat()}, nothing was published"
+        f" (the last publication stays): {first}{more}; {hint}"
+    )
+
+
+def held_summary(result: GateResult) -> str:
+    """`AGENCY (file N name: rule ...)`, one entry per held agency, or '' when none."""
+    by_agency: dict[str, list[str]] = {}
+    for held in result.held.values():
+        entry = f"file {held.file_id} {held.file_name}: {held.reason}"
+        by_agency.setdefault(held.agency_code or "?", []).append(entry)
+    return "; ".join(f"{agency} ({', '.join(files)})" for agency, files in by_agency.items())
+
+
+def _candidate_as_dict(candidate: Candidate) -> dict:
+    return {
+        "candidate": candidate.schema,
+        "run_id": candidate.run_id,
+        "run_date": candidate.run_date.isoformat(),
+    }
+
+
+def _candidate_of(values: dict) -> Candidate:
+    return Candidate(values["candidate"], values["run_id"], date.fromisoformat(values["run_date"]))

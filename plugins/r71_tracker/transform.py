@@ -104,17 +104,42 @@ def run_dbt(args: list[str], url: str) -> None:
         raise DbtFailed(_failure_message(args[0] if args else "", result))
 
 
-def build(url: str, run_date: date | None) -> None:
+def build(url: str, run_date: date | None, candidate: str | None = None) -> None:
     """`dbt build`: seeds, models, unit and data tests, judging `run_date` (latest report if None).
+
+    With `candidate` (the pipeline's write-audit-publish builds) the models are written to that
+    candidate schema and its work schema (`<candidate>__work`, which must hold the build's frozen
+    `file_states`), never to `marts`; the snapshot is left out (it records publications and runs
+    after one, `snapshot`). Without it, dbt writes `staging` and `marts` directly (tests, the
+    dbt benchmark) from the live `raw.file_states`.
 
     Seeds are reloaded without --full-refresh: the registry CSV columns are a fixed interface, so
     dbt's truncate-and-insert keeps the tables (and the views depending on them) in place. The
     freshness limit goes along so the agency lateness mart and the quality gate judge alike.
     """
+    dbt_vars = _run_vars(run_date)
+    args = ["build"]
+    if candidate is not None:
+        dbt_vars |= {"candidate_schema": candidate, "file_states_schema": work_schema(candidate)}
+        args += ["--exclude", "resource_type:snapshot"]
+    run_dbt([*args, "--vars", json.dumps(dbt_vars)], url)
+
+
+def snapshot(url: str, run_date: date | None) -> None:
+    """`dbt snapshot` of the published marts: what this publication showed, kept as history."""
+    run_dbt(["snapshot", "--vars", json.dumps(_run_vars(run_date))], url)
+
+
+def work_schema(candidate: str) -> str:
+    """Where a candidate's staging and intermediate models (and its frozen file list) live."""
+    return f"{candidate}__work"
+
+
+def _run_vars(run_date: date | None) -> dict[str, object]:
     dbt_vars: dict[str, object] = {"freshness_max_age_days": settings().freshness_max_age_days}
     if run_date is not None:
         dbt_vars["run_date"] = run_date.isoformat()
-    run_dbt(["build", "--vars", json.dumps(dbt_vars)], url)
+    return dbt_vars
 
 
 def generate_docs(url: str, out_dir: Path) -> Path:

@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from r71_tracker import database
 from r71_tracker.config import settings
+from r71_tracker.quality.holds import Attribution, HeldFile, attribute
 from r71_tracker.registry import load_registry
 
 if TYPE_CHECKING:
@@ -60,7 +62,10 @@ _UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
 @dataclass(frozen=True)
 class GateResult:
-    """What one gate run decided, small enough to log and to pass through XCom as a summary."""
+    """What one gate run decided, small enough to log and to pass through XCom as a summary.
+
+    `failures` are every blocking failure; `national_failures` those that stop the publication
+    (bars.yml scope national); `held` the new files an agency rule failed on (file id -> why)."""
 
     success: bool
     run_id: str
@@ -68,6 +73,13 @@ class GateResult:
     data_docs_index: Path
     failures: list[str]
     warnings: list[str] = field(default_factory=list)
+    national_failures: list[str] = field(default_factory=list)
+    held: dict[int, HeldFile] = field(default_factory=dict)
+    candidate: str | None = None
+
+    @property
+    def held_agencies(self) -> list[str]:
+        return sorted({file.agency_code for file in self.held.values() if file.agency_code})
 
 
 class GateFailed(Exception):
@@ -127,12 +139,20 @@ def code_version() -> str:
     return f"{commit}{'+modified' if dirty else ''}" or "unknown"
 
 
-def gx_connection_string(url: str) -> str:
+def search_path(candidate: str | None) -> str:
+    """The schemas the words check: a candidate (its marts, then its work schema with the
+    build's frozen file list), or the published marts; then the registry seeds and raw."""
+    if candidate is None:
+        return f"{SEARCH_PATH},raw"
+    return f"{candidate},{candidate}__work,staging,raw"
+
+
+def gx_connection_string(url: str, candidate: str | None = None) -> str:
     """SQLAlchemy URL for GX, with the search path of the checked schemas (GX 1.24 deprecates
     an asset's schema_name in favour of the connection's configuration)."""
     parts = urlsplit(database.sqlalchemy_url(url))
     query = [(key, value) for key, value in parse_qsl(parts.query) if key != "options"]
-    query.append(("options", f"-c search_path={SEARCH_PATH}"))
+    query.append(("options", f"-c search_path={search_path(candidate)}"))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -341,7 +361,8 @@ def _failure_line(row: dict[str, Any]) -> str:
         observed = f"{observed['unexpected_count']} unexpected of {observed['element_count']}"
     rows = [_row_reference(sample) for sample in row["unexpected_rows"][:_MAX_SAMPLE_IN_MESSAGE]]
     shown = f"; rows: {', '.join(rows)}" if rows else ""
-    return f"{where}: observed {observed}{shown}"
+    because = f" (national: {row['national_because']})" if row.get("national_because") else ""
+    return f"{where}: observed {observed}{shown}{because}"
 
 
 def _row_reference(sample: dict[str, Any]) -> str:
@@ -405,7 +426,10 @@ def _offending_rows(failed: list[dict]) -> None:
             by_relation.setdefault(row["relation"], []).append(row)
     if not by_relation:
         return
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no noise in task logs
     source = context.data_sources.add_postgres(
         name="offending_rows", connection_string="${" + CONNECTION_VARIABLE + "}"
     )
@@ -495,37 +519,40 @@ def _traced(url: str, rows: list[dict]) -> None:
 
 def _record(
     url: str,
-    run_id: str,
-    dag_run_id: str | None,
-    run_date: date,
-    started: datetime,
+    run: dict[str, Any],
     rows: list[dict],
     docs: Path | None,
+    attribution: Attribution,
 ) -> None:
-    """Append the run and every result in one transaction (the audit trail is append-only)."""
+    """Append the run, every result and (judging a candidate) the held files' verdicts in one
+    transaction, as the gate's own role (the audit trail is append-only; the roles that load and
+    build the data cannot write it)."""
     blocking = sum(1 for row in rows if not row["success"] and row["severity"] == "blocking")
     warnings = sum(1 for row in rows if not row["success"] and row["severity"] == "warning")
     version = code_version()
-    # as the gate's own role: it may append to the audit trail, never change it, and the roles
-    # that load and build the data cannot write it
+    run_id, dag_run_id, run_date = run["run_id"], run["dag_run_id"], run["run_date"]
     with (
         database.connect(url, role=database.GATE_ROLE) as conn,
         conn.cursor() as cursor,
     ):
         cursor.execute(
             "insert into audit.gate_runs (run_id, dag_run_id, run_date, code_version, started_at,"
-            " success, blocking_failures, warnings, data_docs_path)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " success, blocking_failures, warnings, data_docs_path, candidate_schema,"
+            " held_agencies, national_failures)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 run_id,
                 dag_run_id,
                 run_date,
                 version,
-                started,
+                run["started"],
                 blocking == 0,
                 blocking,
                 warnings,
                 str(docs) if docs else None,
+                run["candidate"],
+                attribution.held_agencies,
+                len(attribution.national),
             ),
         )
         cursor.executemany(
@@ -553,6 +580,36 @@ def _record(
                 for row in rows
             ],
         )
+        if run["candidate"] is None:
+            return  # judging the published marts directly (tests, audits): no file verdicts
+        cursor.executemany(
+            "insert into audit.file_verdicts (file_id, verdict, agency_code, gate_run_id,"
+            " dag_run_id, rule, reason, failing_rows) values (%s, 'held', %s, %s, %s, %s, %s, %s)"
+            " on conflict (file_id) do nothing",
+            [
+                (
+                    held.file_id,
+                    held.agency_code,
+                    run_id,
+                    dag_run_id,
+                    ", ".join(held.rules),
+                    held.reason,
+                    held.failing_rows,
+                )
+                for held in attribution.held.values()
+            ],
+        )
+
+
+def _attribution(url: str, candidate: str | None, failed: list[dict]) -> Attribution:
+    """National failures and held files, counted over every offending row (holds.attribute)."""
+    from expectations.context import load_bars
+
+    if not any(row["severity"] == "blocking" for row in failed):
+        return Attribution()
+    with psycopg.connect(url) as conn:
+        conn.execute("select set_config('search_path', %s, false)", (search_path(candidate),))
+        return attribute(conn, failed, load_bars())
 
 
 def _data_docs_index(context: AbstractDataContext) -> Path:
@@ -578,12 +635,20 @@ def build_data_docs(url: str) -> Path:
         return _data_docs_index(context)
 
 
-def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = None) -> GateResult:
+def run_gate(
+    url: str,
+    run_id: str,
+    run_date: date,
+    dag_run_id: str | None = None,
+    candidate: str | None = None,
+) -> GateResult:
     """Validate the six words as of run_date and record the run and every result.
 
     run_id must be new for every gate run (a retry is a new run: the trail is append-only);
     dag_run_id links it to its Airflow DAG run. run_date is the run's logical date, never the
-    wall clock, so a backfill judges the data as it stood on the day it is about.
+    wall clock, so a backfill judges the data as it stood on the day it is about. `candidate`
+    is the schema of the build judged (write-audit-publish); None judges the published marts.
+    A failed agency rule holds the new files it failed on (recorded when judging a candidate).
     """
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -594,7 +659,8 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
     config = settings()
     severities = {word: bars.mode for word, bars in load_bars().items()}
     suites = validations_by_relation(build_word_suites(run_date))
-    with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
+    connection = gx_connection_string(url, candidate)
+    with _exclusive(config.gx_dir), _connection_in_environment(connection):
         context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
         _lean_context(context)
         checkpoint = _checkpoint(context, suites)
@@ -609,7 +675,15 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
         failed = [row for row in rows if not row["success"]]
         _offending_rows(failed)
     _traced(url, failed)
-    _record(url, run_id, dag_run_id, run_date, started, rows, docs)
+    attribution = _attribution(url, candidate, failed)
+    run = {
+        "run_id": run_id,
+        "dag_run_id": dag_run_id,
+        "run_date": run_date,
+        "started": started,
+        "candidate": candidate,
+    }
+    _record(url, run, rows, docs, attribution)
     blocking = [row for row in failed if row["severity"] == "blocking"]
     return GateResult(
         success=not blocking,
@@ -628,4 +702,7 @@ def run_gate(url: str, run_id: str, run_date: date, dag_run_id: str | None = Non
         data_docs_index=docs,
         failures=[_failure_line(row) for row in blocking],
         warnings=[_failure_line(row) for row in failed if row["severity"] == "warning"],
+        national_failures=[_failure_line(row) for row in attribution.national],
+        held=attribution.held,
+        candidate=candidate,
     )

@@ -230,3 +230,34 @@ for each row execute function audit.refuse_change();
 create or replace trigger file_events_append_only
 before update or delete on audit.file_events
 for each row execute function audit.refuse_change();
+
+-- What the next build reads (schema 8): every received file with its state. `new` (not judged
+-- yet), `published` (part of every publication since its verdict), `held` (an agency rule failed
+-- on it), `withdrawn` (an operator's latest event on it is a withdrawal). Only new and published
+-- files' rows reach the marts. A build copies this view once, when it starts, into its
+-- candidate's work schema, so files committed while it runs wait for the next build.
+create or replace view raw.file_states as
+with
+
+latest_events as (
+    select distinct on (file_id)
+        file_id,
+        action
+    from audit.file_events
+    order by file_id asc, event_id desc
+)
+
+select
+    feed_files.file_id,
+    feed_files.agency_code,
+    case
+        when latest_events.action = 'withdraw' then 'withdrawn'
+        when file_verdicts.verdict = 'held' then 'held'
+        when file_verdicts.verdict = 'published' then 'published'
+        else 'new'
+    end as file_state,
+    coalesce(latest_events.action, 'restore') <> 'withdraw'
+    and coalesce(file_verdicts.verdict, 'published') <> 'held' as is_included
+from raw.feed_files
+left join audit.file_verdicts on feed_files.file_id = file_verdicts.file_id
+left join latest_events on feed_files.file_id = latest_events.file_id;

@@ -72,6 +72,7 @@ row_counts_joined as (
         feed_files.file_status,
         feed_files.file_reason_code,
         feed_files.file_reason_message,
+        feed_files.file_state,
 
         -- numerics
         feed_files.rows_received,

@@ -6,33 +6,47 @@ source as (
 
 ),
 
+file_states as (
+
+    -- the files received when the build started, with their state: files
+    -- committed later wait for the next build
+    select * from {{ source('build', 'file_states') }}
+
+),
+
 renamed as (
 
     select
         -- ids
-        file_id,
-        sha256,
-        agency_code,
+        source.file_id,
+        source.sha256,
+        source.agency_code,
 
         -- strings
-        original_name,
-        feed_format,
-        feed_kind,
-        file_status,
-        file_reason_code,
-        file_reason_message,
-        extra_columns,
+        source.original_name,
+        source.feed_format,
+        source.feed_kind,
+        source.file_status,
+        source.file_reason_code,
+        source.file_reason_message,
+        source.extra_columns,
+        file_states.file_state,
 
         -- numerics
-        size_bytes,
-        rows_received,
-        rows_loaded,
-        rows_rejected,
+        source.size_bytes,
+        source.rows_received,
+        source.rows_loaded,
+        source.rows_rejected,
+
+        -- booleans
+        file_states.is_included,
 
         -- timestamps
-        received_at
+        source.received_at
 
     from source
+    inner join file_states
+        on source.file_id = file_states.file_id
 
 )
 

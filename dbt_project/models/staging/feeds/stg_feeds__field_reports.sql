@@ -2,7 +2,13 @@ with
 
 source as (
 
+    -- only the rows of files this build includes (new or published): held
+    -- and withdrawn files' rows stay in raw but never reach the marts
     select * from {{ source('feeds', 'field_reports') }}
+    where file_id in (
+        select file_id from {{ source('build', 'file_states') }}
+        where is_included
+    )
 
 ),
 
