@@ -12,7 +12,7 @@ import html
 from datetime import date
 from pathlib import Path
 
-from r71_tracker import database
+from r71_tracker import database, publication
 from r71_tracker.quality.report import page_name
 
 _STYLE = """
@@ -25,7 +25,8 @@ th{background:#eef2f6}.GREEN{color:#14703b}.YELLOW{color:#8a5a00}.RED{color:#b32
 
 
 def write_dashboard(url: str, run_date: date, summary: dict, out_path: Path) -> Path:
-    """Render the dashboard for the marts as of run_date (summary: status.stage_counts)."""
+    """Render the dashboard of the published marts as of run_date (summary: status.stage_counts):
+    the verdict that let them be published, a later failed run if any, the held agencies."""
     with database.connect(url) as conn:
         lights = conn.execute(
             "select agency_code, agency_name_vi, agency_name_en, traffic_light,"
@@ -37,11 +38,19 @@ def write_dashboard(url: str, run_date: date, summary: dict, out_path: Path) -> 
             "select field_name, finding_en, collecting_database_codes from marts.duplicated_fields"
             " order by databases_collecting desc, field_name"
         ).fetchall()
+        # the verdict that let what is shown be published, and the latest run if it came after
         gate = conn.execute(
-            "select run_id, success, blocking_failures, warnings from audit.gate_runs"
-            " where run_date = %s order by finished_at desc limit 1",
-            (run_date,),
+            "select g.run_id, g.success, g.blocking_failures, g.warnings from audit.gate_runs g"
+            " join audit.publications p on p.gate_run_id = g.run_id"
+            " order by p.publication_id desc limit 1"
         ).fetchone()
+        latest = conn.execute(
+            "select run_id, run_date, national_failures from audit.gate_runs"
+            " where not success and national_failures > 0 and finished_at > coalesce("
+            " (select max(published_at) from audit.publications), '-infinity')"
+            " order by finished_at desc limit 1"
+        ).fetchone()
+        held = publication.held_agencies(conn)
     stages = summary["stages"]
     body = [
         "<h1>Resolution 71 tracker — Nghị quyết 71/NQ-CP</h1>",
@@ -52,15 +61,43 @@ def write_dashboard(url: str, run_date: date, summary: dict, out_path: Path) -> 
         f"{summary['unreported']} of them never reported).</p>",
     ]
     if gate is None:
-        body.append("<p>Quality gate: no run recorded for this date.</p>")
+        body.append("<p>Quality gate: no publication recorded.</p>")
     else:
-        run_id, success, blocking, warnings = gate
-        verdict = "passed" if success else "FAILED"
+        run_id, _, _, warnings = gate
         body.append(
-            f'<p>Quality gate (six words): <a href="quality_runs/{html.escape(page_name(run_id))}">'
-            f"{verdict}</a>, {blocking} blocking failure(s), {warnings} warning(s) — "
+            "<p>Published after the quality gate (six words) passed: "
+            f'<a href="quality_runs/{html.escape(page_name(run_id))}">{html.escape(run_id)}</a>,'
+            f" {warnings} warning(s) — "
             '<a href="quality_runs/index.html">every run</a>, '
-            '<a href="data_docs/index.html">GX Data Docs</a>.</p>'
+            '<a href="data_docs/index.html">GX Data Docs</a>. / Chỉ công bố khi cổng chất lượng'
+            " đạt.</p>"
+        )
+    if latest is not None:
+        run_id, failed_date, national = latest
+        body.append(
+            f'<p class="RED">The latest run (data as of {failed_date}) FAILED the gate'
+            f' (<a href="quality_runs/{html.escape(page_name(run_id))}">{html.escape(run_id)}</a>,'
+            f" {national} national rule(s)): nothing from it was published; this page shows the"
+            " last publication. / Lần chạy gần nhất không đạt: không công bố gì từ lần đó.</p>"
+        )
+    if held:
+        items = "".join(
+            f"<li><b>{html.escape(agency['agency_code'])}</b> — held since"
+            f" {html.escape(agency['since'][:10])}: "
+            + "; ".join(
+                f"file {file['file_id']} <code>{html.escape(file['file_name'])}</code>"
+                f" ({html.escape(file['reason'] or '')})"
+                for file in agency["files"]
+            )
+            + "</li>"
+            for agency in held
+        )
+        body.append(
+            "<h2>Held agencies / Cơ quan bị giữ lại</h2><p>Their latest files failed an agency"
+            " rule: those files are held back and the agency's last published state is shown"
+            " until a new file of its own passes or the file is withdrawn. / Tệp mới nhất của các"
+            " cơ quan này không đạt; kết quả đã công bố trước được giữ nguyên cho đến khi cơ quan"
+            f" gửi tệp mới đạt yêu cầu hoặc tệp bị rút.</p><ul>{items}</ul>"
         )
     body.append(
         '<p>How each figure is computed, down to the feed rows: <a href="dbt_docs/index.html">'

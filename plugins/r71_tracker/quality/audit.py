@@ -79,7 +79,7 @@ def _event_rows(cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _operator_actions(conn, run: dict[str, Any]) -> list[dict[str, Any]]:
+def operator_actions(conn, run: dict[str, Any]) -> list[dict[str, Any]]:
     """Withdraw/restore events recorded after the previous gate run started, up to this run's
     start: what operators changed between the two runs (a build reads them when it starts)."""
     previous = conn.execute(
@@ -112,7 +112,7 @@ def audit_runs(
             wanted = f"run {run_id}" if run_id else f"date {run_date}" if run_date else "any run"
             raise AuditNotFound(f"no quality gate run recorded for {wanted}")
         for run in runs:
-            run["operator_actions"] = _operator_actions(conn, run)
+            run["operator_actions"] = operator_actions(conn, run)
             cursor = conn.execute(
                 f"select {', '.join(_RESULT_COLUMNS)} from audit.expectation_results"
                 " where run_id = %s order by result_id",

@@ -64,7 +64,8 @@ def attribute(conn: psycopg.Connection, failed: list[dict[str, Any]], bars: dict
     through it).
     """
     attribution = Attribution()
-    counts: dict[int, dict[str, int]] = {}
+    counts: dict[int, dict[str, int]] = {}  # file -> rule -> failing rows
+    file_rules: set[str] = set()  # rules judging whole files (one row per file)
     for row in failed:
         if row["severity"] != "blocking":
             continue
@@ -83,13 +84,22 @@ def attribute(conn: psycopg.Connection, failed: list[dict[str, Any]], bars: dict
             )
             attribution.national.append(row)
             continue
+        rule = rule_of(row) or row["expectation_type"]
+        if row["relation"].endswith(".feed_file_loads"):
+            file_rules.add(rule)
         for file_id, rows in per_file.items():
-            counts.setdefault(file_id, {})[rule_of(row) or row["expectation_type"]] = rows
-    for file_id, agency, name in _files(conn, sorted(counts)):
+            counts.setdefault(file_id, {})[rule] = rows
+    for file_id, agency, name, received, rejected in _files(conn, sorted(counts)):
         rules = counts[file_id]
-        reason = "; ".join(f"{rule}: {rows} failing row(s)" for rule, rows in sorted(rules.items()))
+        reasons = []
+        for rule, rows in sorted(rules.items()):
+            if rule in file_rules:  # judged the file as a whole: its quarantined rows failed
+                rules[rule] = rejected
+                reasons.append(f"{rule}: {rejected} of {received} rows quarantined")
+            else:
+                reasons.append(f"{rule}: {rows} failing row(s)")
         attribution.held[file_id] = HeldFile(
-            file_id, agency, name, tuple(sorted(rules)), sum(rules.values()), reason
+            file_id, agency, name, tuple(sorted(rules)), sum(rules.values()), "; ".join(reasons)
         )
     return attribution
 
@@ -135,9 +145,10 @@ def _file_states(conn: psycopg.Connection, file_ids: list[int]) -> dict[int, str
     return dict(rows.fetchall())
 
 
-def _files(conn: psycopg.Connection, file_ids: list[int]) -> list[tuple[int, str | None, str]]:
+def _files(conn: psycopg.Connection, file_ids: list[int]) -> list[tuple]:
     return conn.execute(
-        "select file_id, agency_code, original_name from raw.feed_files"
+        "select file_id, agency_code, original_name, rows_received, rows_rejected"
+        " from raw.feed_files"
         " where file_id = any(%s) order by file_id",
         (file_ids,),
     ).fetchall()

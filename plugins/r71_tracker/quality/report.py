@@ -33,7 +33,7 @@ _WORDS_VI = {
 }
 _RUN_COLUMNS = (
     "run_id, dag_run_id, run_date, code_version, started_at, finished_at, success,"
-    " blocking_failures, warnings"
+    " blocking_failures, warnings, candidate_schema, national_failures, held_agencies"
 )
 
 
@@ -102,14 +102,18 @@ def _page(conn, run_id: str) -> str:
         " from audit.expectation_results where run_id = %s order by result_id",
         (run_id,),
     ).fetchall()
-    _, dag_run_id, run_date, version, _, finished, success, blocking, warnings = run
+    _, dag_run_id, run_date, version, started, finished, success, blocking, warnings = run[:9]
+    candidate, national = run[9], run[10]
     body = [
         "<h1>Resolution 71 tracker — quality gate run</h1>",
         f"<p>Run <code>{html.escape(run_id)}</code>"
         + (f" (DAG run <code>{html.escape(dag_run_id)}</code>)" if dag_run_id else "")
         + f" judged data as of <b>{run_date}</b> with code <code>{html.escape(version)}</code>"
         f" at {finished:%Y-%m-%d %H:%M:%S} UTC: {_verdict(success)}"
-        f" ({blocking} blocking failure(s), {warnings} warning(s)).</p>",
+        f" ({blocking} blocking failure(s), {national} national, {warnings} warning(s)).</p>",
+        *_outcome(conn, run_id, candidate, national, success),
+        *_held_files(conn, run_id),
+        *_operator_actions(conn, started),
         "<table><tr><th>word</th><th>suite</th><th>expectation</th><th>why</th>"
         "<th>arguments</th><th>verdict</th><th>observed</th><th>offending feed rows</th></tr>",
     ]
@@ -126,6 +130,82 @@ def _page(conn, run_id: str) -> str:
         " <code>audit.gate_runs</code> and <code>audit.expectation_results</code>.</p>"
     )
     return _html(f"Quality gate run {run_id}", body)
+
+
+def _outcome(conn, run_id: str, candidate: str | None, national: int, success: bool) -> list[str]:
+    """What the run did to what people read: published, or not (and why), in both languages."""
+    published = conn.execute(
+        "select published_at from audit.publications where gate_run_id = %s", (run_id,)
+    ).fetchone()
+    where = f" Candidate / bản dựng: <code>{html.escape(candidate)}</code>." if candidate else ""
+    if published:
+        text = (
+            f"Published at {published[0]:%Y-%m-%d %H:%M:%S} UTC: this candidate became the marts"
+            " people read. / Đã công bố: bản dựng này trở thành các mart mọi người đọc."
+        )
+    elif national:
+        text = (
+            "Not published: a national rule failed; every mart stays as the last publication"
+            " left it. / Không công bố: một quy tắc cấp quốc gia không đạt; các mart giữ nguyên"
+            " như lần công bố trước."
+        )
+    elif not success:
+        text = (
+            "Not published: agency rules failed; the held files were taken out and the"
+            " candidate was built and judged again (the next gate run of the same run)."
+            " / Không công bố: quy tắc của cơ quan không đạt; các tệp bị giữ lại được loại ra,"
+            " bản dựng được dựng và kiểm tra lại."
+        )
+    else:
+        text = "Passed; not published (yet). / Đạt; chưa công bố."
+    return [f"<p>{text}{where}</p>"]
+
+
+def _held_files(conn, run_id: str) -> list[str]:
+    """The files this run held, each with its agency, rule and failing rows."""
+    rows = conn.execute(
+        "select v.agency_code, v.file_id, f.original_name, v.reason from audit.file_verdicts v"
+        " join raw.feed_files f on f.file_id = v.file_id"
+        " where v.gate_run_id = %s and v.verdict = 'held' order by v.agency_code, v.file_id",
+        (run_id,),
+    ).fetchall()
+    if not rows:
+        return []
+    items = "".join(
+        f"<li><b>{html.escape(agency or '?')}</b>: file {file_id}"
+        f" <code>{html.escape(name)}</code> — {html.escape(reason or '')}</li>"
+        for agency, file_id, name, reason in rows
+    )
+    return [
+        "<h2>Held agencies / Cơ quan bị giữ lại</h2><p>Their new files of this run are held"
+        " back and their last published state stays; every other agency publishes. / Dữ liệu mới"
+        " của các cơ quan này không được công bố, kết quả đã công bố trước được giữ nguyên.</p>"
+        f"<ul>{items}</ul>"
+    ]
+
+
+def _operator_actions(conn, started) -> list[str]:
+    """Withdraw/restore events between the previous gate run and this one."""
+    from r71_tracker.quality.audit import operator_actions
+
+    events = operator_actions(conn, {"started_at": started})
+    if not events:
+        return []
+    items = "".join(
+        "<li>"
+        + html.escape(
+            " ".join(
+                str(event.get(key, ""))
+                for key in ("action", "file_id", "original_name", "actor", "acted_at", "reason")
+            )
+        )
+        + "</li>"
+        for event in events
+    )
+    return [
+        "<h2>Operator actions / Thao tác của người vận hành</h2><p>Withdraw and restore events"
+        f" recorded before this run (audit.file_events):</p><ul>{items}</ul>"
+    ]
 
 
 def _html(title: str, body: list[str]) -> str:
@@ -168,14 +248,17 @@ def write_run_reports(url: str, folder: Path) -> Path:
         "<p>Every run of the six-word gate, newest first. Each run's page lists every expectation,"
         " why it exists, what was observed and the feed rows behind each failure.</p>",
         "<table><tr><th>run</th><th>DAG run</th><th>data as of</th><th>finished (UTC)</th>"
-        "<th>verdict</th><th>blocking failures</th><th>warnings</th><th>code</th></tr>",
+        "<th>verdict</th><th>blocking failures (national)</th><th>warnings</th>"
+        "<th>held agencies</th><th>code</th></tr>",
     ]
-    for run_id, dag_run_id, run_date, version, _, finished, success, blocking, warnings in runs:
+    for run in runs:
+        run_id, dag_run_id, run_date, version, _, finished, success, blocking, warnings = run[:9]
+        held = ", ".join(run[11] or [])
         body.append(
             f'<tr><td><a href="{html.escape(page_name(run_id))}"><code>{html.escape(run_id)}'
             f"</code></a></td><td>{html.escape(dag_run_id or '')}</td><td>{run_date}</td>"
             f"<td>{finished:%Y-%m-%d %H:%M:%S}</td><td>{_verdict(success)}</td>"
-            f"<td>{blocking}</td><td>{warnings}</td>"
+            f"<td>{blocking} ({run[10]})</td><td>{warnings}</td><td>{html.escape(held)}</td>"
             f"<td><code>{html.escape(version)}</code></td></tr>"
         )
     body.append("</table>")
