@@ -16,6 +16,7 @@ the warehouse lock, so the last publication wins whole.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import shutil
 import uuid
@@ -112,7 +113,8 @@ def run_quality_gate(
     the new files it failed on (their verdict is recorded by the gate), the held agencies' other
     new files of this run wait for the next run, the candidate is built again without them and
     judged again: every other agency publishes. Held agencies' liaisons and the platform team
-    are alerted. Warnings are recorded and returned.
+    are alerted. Warnings are recorded and returned; the result returned is the last gate run's,
+    with the files held on the way.
     """
     from r71_tracker import alerts, transform
     from r71_tracker.quality import gate
@@ -133,7 +135,7 @@ def run_quality_gate(
             url, new_gate_run_id(base), candidate.run_date, dag_run_id, candidate.schema
         )
     gate.enforce(again)
-    return again
+    return dataclasses.replace(again, held=result.held)  # what this run held on the way
 
 
 def _held_back(url: str, candidate: Candidate, result: GateResult) -> dict[int, str]:

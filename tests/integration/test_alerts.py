@@ -78,7 +78,7 @@ def alerts_env(alerts_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     with psycopg.connect(alerts_db) as conn:  # as the owner: the audit tables refuse deletes
         conn.execute(
             "truncate audit.alerts, audit.gate_runs, audit.expectation_results,"
-            " marts.agency_feed_freshness restart identity"
+            " audit.file_verdicts, raw.feed_files, marts.agency_feed_freshness restart identity"
         )
     return alerts_db
 
@@ -139,7 +139,8 @@ def test_each_late_agency_gets_one_alert_to_its_liaison_once_per_run_date(alerts
 
     # the same run date again (a retry, a second run of the date, the CLI): nothing new
     assert alerts.alert_late_feeds(RUN_DATE, "manual__2025-12-15T08:00:00+00:00") == []
-    assert alerts.late_feeds_task(RUN_DATE.isoformat(), None) == []
+    candidate = {"candidate": None, "run_date": RUN_DATE.isoformat()}  # the published marts
+    assert alerts.late_feeds_task(candidate, None) == []
     assert len(_alerts(alerts_env)) == 2
 
 
@@ -196,67 +197,84 @@ def _gate_run(url: str, run_id: str, dag_run_id: str | None, results: list[tuple
             )
 
 
-def test_failed_blocking_rows_of_two_agencies_give_one_alert_each(alerts_env):
+def test_a_national_failure_alerts_the_platform_team_once_and_no_liaison(alerts_env):
     _gate_run(
         alerts_env,
         "gate-run-1",
         DAG_RUN_ID,
         [
-            ("correct", "blocking", False, "expect_column_values_to_be_in_set",
-             [_feed_row("MOJ", 4, "MOJ-CIVIL-STATUS"), _feed_row("MOH", 12), _feed_row("MOJ", 9)]),
-            ("complete", "blocking", False, "expect_column_values_to_not_be_null",
-             [_feed_row("MOJ", 17), _feed_row(None, 3)]),
+            ("complete", "blocking", False, "expect_column_values_to_be_between",
+             [_feed_row("MOJ", 4, "MOJ-CIVIL-STATUS"), _feed_row("MOH", 12)], 103),
             ("live", "warning", False, "expect_column_max_to_be_between", [_feed_row("MOF", 2)]),
             ("clean", "blocking", True, "expect_column_values_to_be_unique", []),
             ("unified", "blocking", False, "expect_table_row_count_to_equal", None),
         ],
     )  # fmt: skip
     raised = alerts.alert_blocking_failures_of_dag_run(DAG_RUN_ID)
-    assert [alert.agency_code for alert in raised] == ["MOH", "MOJ", None]
-
-    recorded = {row["agency_code"]: row for row in _alerts(alerts_env)}
-    assert set(recorded) == {"MOH", "MOJ", None}  # not MOF: its failure is only a warning
-    assert recorded["MOJ"]["recipient"] == _liaison("MOJ")
-    assert recorded["MOH"]["recipient"] == _liaison("MOH")
-    assert recorded[None]["recipient"] == PLATFORM
-    for row in recorded.values():
-        assert row["alert_kind"] == "blocking_suite_failed"
-        assert (row["run_id"], row["dag_run_id"], row["run_date"]) == (
-            "gate-run-1",
-            DAG_RUN_ID,
-            RUN_DATE,
-        )
-
-    moj = recorded["MOJ"]["body"]
-    assert "[correct] correct.status_reports: expect_column_values_to_be_in_set" in moj
-    assert "[complete] complete.status_reports: expect_column_values_to_not_be_null" in moj
-    assert "file moj_2025-12-15.csv (file id 7) line 4: database MOJ-CIVIL-STATUS" in moj
-    assert " line 9: " in moj and " line 17: " in moj
-    assert "line 12" not in moj and "[live]" not in moj and "[unified]" not in moj
-    assert (
-        "[unified]" in recorded[None]["body"] and "unknown_2025-12-15.csv" in recorded[None]["body"]
+    # a sample of 2 of 103 stale rows names no agency's fault: only the platform team hears
+    assert [(alert.agency_code, alert.recipient) for alert in raised] == [(None, PLATFORM)]
+    (recorded,) = _alerts(alerts_env)
+    assert recorded["alert_kind"] == "blocking_suite_failed"
+    assert (recorded["run_id"], recorded["dag_run_id"], recorded["run_date"]) == (
+        "gate-run-1",
+        DAG_RUN_ID,
+        RUN_DATE,
     )
-    assert "line 12" in recorded["MOH"]["body"] and "[complete]" not in recorded["MOH"]["body"]
+    body = recorded["body"]
+    assert "nothing was published" in body
+    assert "[complete] complete.status_reports: expect_column_values_to_be_between" in body
+    assert "103 offending rows; a sample of 2 follows" in body
+    assert "file moj_2025-12-15.csv (file id 7) line 4: database MOJ-CIVIL-STATUS" in body
+    assert "[unified]" in body and "[live]" not in body and "[clean]" not in body
 
     # the callback and the CLI may both ask: the same gate run is alerted once
     assert alerts.alert_blocking_failures("gate-run-1") == []
-    assert len(_alerts(alerts_env)) == 3
+    assert len(_alerts(alerts_env)) == 1
 
 
-def test_offending_rows_beyond_the_gates_sample_are_reported_to_the_platform_team(alerts_env):
-    sample = [_feed_row("MOJ", 4), _feed_row("MOH", 12)]
-    _gate_run(alerts_env, "gate-run-3", None, [("live", "blocking", False, "e", sample, 40)])
-    raised = alerts.alert_blocking_failures("gate-run-3")  # a CLI run: no DAG run
-    assert [(alert.agency_code, alert.dag_run_id) for alert in raised] == [
-        ("MOH", None),
-        ("MOJ", None),
-        (None, None),
+def _held(url: str, run_id: str, files: list[tuple[str, str, int]]) -> None:
+    """Held verdicts of gate run `run_id`: (agency, file name, failing rows) each."""
+    with psycopg.connect(url) as conn:
+        for agency, name, failing in files:
+            (file_id,) = conn.execute(
+                "insert into raw.feed_files (sha256, original_name, size_bytes, agency_code,"
+                " file_status, rows_received, rows_loaded, rows_rejected) values"
+                " (md5(%s), %s, 10, %s, 'loaded', 100, 100, 0) returning file_id",
+                (name, name, agency),
+            ).fetchone()
+            conn.execute(
+                "insert into audit.file_verdicts (file_id, verdict, agency_code, gate_run_id,"
+                " dag_run_id, rule, reason, failing_rows) values (%s, 'held', %s, %s, %s,"
+                " 'contract_values', %s, %s)",
+                (file_id, agency, run_id, DAG_RUN_ID, f"contract_values: {failing} rows", failing),
+            )
+
+
+def test_held_files_alert_exactly_their_agencies_with_every_file_and_count(alerts_env):
+    # the gate's sample names MOJ only; the attribution held files of MOJ and MOH (all rows)
+    _gate_run(
+        alerts_env,
+        "gate-run-3",
+        None,
+        [("correct", "blocking", False, "expect_every_value_in_set", [_feed_row("MOJ", 4)], 57)],
+    )
+    _held(
+        alerts_env,
+        "gate-run-3",
+        [("MOJ", "moj_a.csv", 40), ("MOJ", "moj_b.csv", 2), ("MOH", "moh_a.csv", 15)],
+    )
+    raised = alerts.alert_held_agencies("gate-run-3")
+    assert [(alert.agency_code, alert.recipient) for alert in raised] == [
+        ("MOH", _liaison("MOH")),
+        ("MOJ", _liaison("MOJ")),
+        (None, PLATFORM),
     ]
-    platform = raised[-1]
-    assert platform.recipient == PLATFORM
-    assert "40 offending rows, 2 in the gate's sample: the agencies of the others" in platform.body
-    assert "(tracker build)" in platform.body
-    assert "rows like these beyond the sample may fail too" in raised[1].body
+    moh, moj, platform = (alert.body for alert in raised)
+    assert "moj_a.csv: 40 failing row(s)" in moj and "moj_b.csv: 2 failing row(s)" in moj
+    assert "(42 failing rows)" in moj and "HELD" in moj and "GIỮ LẠI" in moj
+    assert "moh_a.csv: 15 failing row(s)" in moh and "moj_" not in moh
+    assert "MOH, MOJ" in platform and "(tracker build)" in platform
+    assert alerts.alert_held_agencies("gate-run-3") == []  # once
 
 
 def test_a_dag_run_without_a_failed_gate_run_raises_no_suite_alert(alerts_env):
@@ -483,16 +501,15 @@ def test_dag_run_failed_notifier_records_one_alert_per_failed_run(alerts_env):
     assert "Airflow gives a DAG-level callback no exception" in latest["body"]
 
 
-def test_blocking_suite_notifier_alerts_the_agencies_of_the_dag_runs_gate(alerts_env):
+def test_blocking_suite_notifier_alerts_the_platform_team_of_the_dag_runs_gate(alerts_env):
     from r71_tracker.alerts import BlockingSuiteNotifier
 
     rows = [_feed_row("VSS", 5), _feed_row("SBV", 6)]
     _gate_run(alerts_env, "gate-run-2", DAG_RUN_ID, [("shared", "blocking", False, "e", rows)])
     gate = SimpleNamespace(task_id="quality_gate", map_index=-1)
     BlockingSuiteNotifier()({"dag_run": _dag_run(), "task_instance": gate, "exception": None})
-    assert sorted((row["agency_code"], row["recipient"]) for row in _alerts(alerts_env)) == [
-        ("SBV", _liaison("SBV")),
-        ("VSS", _liaison("VSS")),
+    assert [(row["agency_code"], row["recipient"]) for row in _alerts(alerts_env)] == [
+        (None, PLATFORM)
     ]
 
 

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 LOADER, TRANSFORMER = database.LOADER_ROLE, database.TRANSFORMER_ROLE
 LIAISON, AUDITOR = database.LIAISON_ROLE, database.AUDITOR_ROLE
+GATE, OPERATOR = database.GATE_ROLE, database.OPERATOR_ROLE
 RUN_DATE = date(2025, 12, 15)
 TEST_DATABASE = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test")
 
@@ -44,6 +45,22 @@ NEW_RESULT = (
     " '2025-12-15')"
 )
 
+# A forged verdict: a passing gate run the gate never ran.
+FORGED_RUN = (
+    "insert into audit.gate_runs (run_id, run_date, code_version, started_at, success,"
+    " blocking_failures, warnings) values ('forged', '2025-12-15', 'x', now(), true, 0, 0)"
+)
+FORGED_VERDICT = (
+    "insert into audit.file_verdicts (file_id, verdict, gate_run_id) values (1, 'published', 'x')"
+)
+FORGED_PUBLICATION = (
+    "insert into audit.publications (gate_run_id, run_date, candidate_schema,"
+    " files_first_published) values ('forged', '2025-12-15', 'marts', 0)"
+)
+WITHDRAWAL = (
+    "insert into audit.file_events (file_id, action, reason, actor)"
+    " values (1, 'withdraw', 'roles test', 'tester')"
+)
 # What each role must be refused: (statement, the error PostgreSQL raises).
 DENIED = errors.InsufficientPrivilege
 REFUSED: dict[str, list[str]] = {
@@ -55,6 +72,9 @@ REFUSED: dict[str, list[str]] = {
         "select 1 from marts.database_current_status",
         "select 1 from audit.expectation_results",
         NEW_RESULT,
+        FORGED_RUN,
+        FORGED_VERDICT,
+        WITHDRAWAL,
         "select 1 from staging.stg_feeds__status_reports",  # staging: the registry seeds only
         "select 1 from staging.verification_rules",
         "create table raw.extra (x int)",
@@ -67,6 +87,15 @@ REFUSED: dict[str, list[str]] = {
         "delete from raw.feed_files",
         "truncate raw.status_reports",
         "create table raw.extra (x int)",
+        # the role that builds the marts cannot write (or forge) the gate's record
+        NEW_RESULT,
+        FORGED_RUN,
+        FORGED_VERDICT,
+        FORGED_PUBLICATION,
+        WITHDRAWAL,
+        "insert into audit.alerts (alert_kind, recipient, subject, body)"
+        " values ('x', 'x', 'x', 'x')",
+        "select 1 from audit.gate_runs",
         "update audit.expectation_results set success = not success",
         "delete from audit.expectation_results",
         "delete from audit.gate_runs",
@@ -90,6 +119,8 @@ REFUSED: dict[str, list[str]] = {
     ],
     AUDITOR: [
         NEW_RESULT,
+        FORGED_RUN,
+        WITHDRAWAL,
         "update audit.expectation_results set success = not success",
         "delete from audit.alerts",
         "select 1 from raw.feed_files",
@@ -98,6 +129,26 @@ REFUSED: dict[str, list[str]] = {
         "insert into marts.stage_summary select * from marts.stage_summary",
         "create table marts.extra (x int)",
         "create temp table scratch (x int)",
+        "create schema extra",
+    ],
+    GATE: [
+        "update audit.gate_runs set success = true",
+        "delete from audit.file_verdicts",
+        "truncate audit.expectation_results",
+        WITHDRAWAL,  # operators' recourse is not the gate's
+        "insert into raw.feed_files select * from raw.feed_files limit 1",
+        "select 1 from raw.status_reports",
+        "create table marts.extra (x int)",
+        "create schema extra",
+    ],
+    OPERATOR: [
+        NEW_RESULT,
+        FORGED_RUN,
+        FORGED_VERDICT,
+        "update audit.file_events set reason = 'x'",
+        "delete from audit.file_events",
+        "update raw.feed_files set original_name = 'x'",
+        "select 1 from marts.database_current_status",
         "create schema extra",
     ],
 }
@@ -243,22 +294,35 @@ def test_loader_inserts_into_raw_and_reads_the_registry(login) -> None:
     assert _scalar(conn, "select count(*) from staging.registry_provinces") > 0
 
 
-def test_transformer_reads_raw_owns_the_marts_and_appends_to_audit(login) -> None:
+def test_transformer_reads_raw_and_owns_the_marts(login) -> None:
     conn = login(TRANSFORMER)
     assert _scalar(conn, "select count(*) from raw.status_reports") == 1
     assert _scalar(conn, "select count(*) from raw.feed_file_chunks") == 1
+    assert _scalar(conn, "select count(*) from raw.file_states") == 1  # what a build reads
     with conn.transaction(force_rollback=True):
         conn.execute("create table marts.role_test as select * from marts.stage_summary")
         conn.execute("create view staging.role_test as select * from raw.feed_files")
         conn.execute("drop table marts.database_current_status cascade")  # dbt replaces relations
-        conn.execute(NEW_RESULT)
-        conn.execute(
-            "insert into audit.gate_runs (run_id, run_date, code_version, started_at, success,"
-            " blocking_failures, warnings) values ('roles_test', '2025-12-15', 'x', now(), true,"
-            " 0, 0)"
-        )
-        assert _scalar(conn, "select count(*) from audit.expectation_results") >= 1
         conn.execute("create temp table scratch (x int) on commit drop")  # dbt snapshots
+
+
+def test_gate_appends_the_verdict_and_alerts_and_the_operator_withdrawals(login) -> None:
+    gate = login(GATE)
+    with gate.transaction(force_rollback=True):
+        gate.execute(FORGED_RUN.replace("'forged'", "'roles_gate'"))
+        gate.execute(NEW_RESULT)
+        gate.execute(FORGED_VERDICT)
+        gate.execute(FORGED_PUBLICATION)
+        gate.execute(
+            "insert into audit.alerts (alert_kind, recipient, subject, body)"
+            " values ('x', 'x', 'x', 'x')"
+        )
+        assert _scalar(gate, "select count(*) from raw.feed_files") >= 1  # names files
+    operator = login(OPERATOR)
+    with operator.transaction(force_rollback=True):
+        operator.execute(WITHDRAWAL)
+        assert _scalar(operator, "select count(*) from audit.file_events") == 1
+        assert _scalar(operator, "select count(*) from raw.feed_files") >= 1
 
 
 def test_liaison_reads_every_marts_relation(built: str, login) -> None:

@@ -4,10 +4,12 @@ source as (
 
     -- only the rows of files this build includes (new or published): held
     -- and withdrawn files' rows stay in raw but never reach the marts
-    select * from {{ source('feeds', 'field_reports') }}
-    where file_id in (
-        select file_id from {{ source('build', 'file_states') }}
-        where is_included
+    select field_reports.*
+    from {{ source('feeds', 'field_reports') }} as field_reports
+    where field_reports.file_id in (
+        select file_states.file_id
+        from {{ source('build', 'file_states') }} as file_states
+        where file_states.is_included
     )
 
 ),
