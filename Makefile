@@ -10,10 +10,10 @@ TRACKER := $(BIN)/tracker
 export DO_NOT_TRACK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup demo test lint format airflow docs db-start db-stop bench clean
+.PHONY: help setup demo test lint format airflow airflow-stop docs db-start db-stop bench clean
 
 help: ## show this list
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -25,7 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (once)
 
-demo: $(STAMP) ## run the tracker once on demo feeds through Airflow and print the stage summary
+demo: $(STAMP) ## run the tracker once on demo feeds through Airflow's scheduler and print the stage summary
 	$(TRACKER) demo
 
 test: $(STAMP) ## the whole test suite (what CI runs)
@@ -43,13 +43,17 @@ format: $(STAMP) ## apply ruff formatting
 airflow: $(STAMP) ## Airflow UI (airflow standalone) on http://localhost:8080 with the tracker DAG
 	$(TRACKER) airflow-standalone
 
+airflow-stop: $(STAMP) ## stop the Airflow services `tracker run` started (scheduler, dag-processor, api-server)
+	$(TRACKER) airflow stop
+
 docs: $(STAMP) ## build the dbt docs site and the GX Data Docs from what is loaded
 	$(TRACKER) docs
 
 db-start: $(STAMP) ## start the embedded PostgreSQL (no-op when TRACKER_DATABASE_URL is set)
 	$(TRACKER) db start
 
-db-stop: $(STAMP) ## stop the embedded PostgreSQL
+db-stop: $(STAMP) ## stop the Airflow services, then the embedded PostgreSQL they use
+	$(TRACKER) airflow stop
 	$(TRACKER) db stop
 
 bench: $(STAMP) ## benchmarks: ingest vs raw COPY (1M-row file, ~15,000 files, JSON, gzip); dbt daily build vs no-op; quality gate vs hand-written SQL (10M rows)
@@ -57,6 +61,7 @@ bench: $(STAMP) ## benchmarks: ingest vs raw COPY (1M-row file, ~15,000 files, J
 	$(BIN)/python bench/dbt_bench.py
 	$(BIN)/python bench/gate_bench.py
 
-clean: ## remove .venv, .local (embedded database) and data/
+clean: ## stop Airflow's services and PostgreSQL; remove .venv, .local (embedded database) and data/
+	-$(TRACKER) airflow stop 2>/dev/null
 	-$(TRACKER) db stop 2>/dev/null
 	rm -rf $(VENV) .local data dbt_project/target dbt_project/logs

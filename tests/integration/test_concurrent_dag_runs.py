@@ -1,7 +1,7 @@
 """Two runs of the pipeline for the same date at once end in the state of one sequential run.
 
-Airflow itself allows one DAG run per logical date (and `airflow dags test` replaces a run of the
-same date), so the overlap tested here is the one that happens in operation: the DAG run of a date
+Airflow itself allows one DAG run per logical date (`tracker run` of a date already run re-runs
+that run), so the overlap tested here is the one that happens in operation: the DAG run of a date
 while an operator runs `tracker ingest` + `tracker build` for the same date. Both see the same new
 feed files: the ingest keeps each file's bytes once, and the warehouse lock serialises dbt build,
 gate and publish. The reference is what one run leaves (the counts the demo feeds define), so the
@@ -11,6 +11,7 @@ test fails if either loads a file twice, loses one, or breaks.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,16 @@ import pytest
 from conftest import empty_tracker_tables, fresh_database
 
 from r71_tracker import demo_feeds, status
-from r71_tracker.airflow_runs import prepare_airflow, register_dag, run_dag_once
+from r71_tracker.airflow_runs import ready, run_dag_once
+from r71_tracker.airflow_services import stop_services
 
 pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,14 +43,18 @@ def concurrent_env(tmp_path, server_url, tracker_db_url, monkeypatch):
         "TRACKER_LANDING_DIR": str(tmp_path / "landing"),
         "TRACKER_PUBLISHED_DIR": str(tmp_path / "published"),
         "TRACKER_LOCAL_DIR": str(tmp_path / "local"),
+        "AIRFLOW__API__PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     empty_tracker_tables(tracker_db_url)
     demo_feeds.write_demo_feeds(tmp_path / "landing")
-    prepare_airflow()
-    register_dag()
-    return env
+    # Services up and the DAG registered first, so the DAG run starts as the operator's does.
+    ready()
+    yield env
+    stop_services()
 
 
 def _operator_run(landing: str, run_date: str) -> subprocess.CompletedProcess:

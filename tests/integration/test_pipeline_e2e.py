@@ -1,7 +1,8 @@
-"""End to end through Airflow's own runner on the real PostgreSQL: demo feeds → 31 / 36 / 38.
+"""End to end through Airflow's scheduler on the real PostgreSQL: demo feeds → 31 / 36 / 38.
 
 One module-scoped environment (test tracker database, private Airflow metadata database, landing
-and published folders), three DAG runs in order: the demo date, the same date again (nothing is
+and published folders, Airflow services of its own on free ports, stopped at the end), three DAG
+runs in order: the demo date, the same date again (nothing is
 loaded twice), and a date long after the data (the freshness rule fails the gate, publish is
 skipped, raw data stays).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -19,8 +21,16 @@ from conftest import empty_tracker_tables, fresh_database
 
 from r71_tracker import cli, demo_feeds, status
 from r71_tracker.airflow_runs import run_dag_once
+from r71_tracker.airflow_services import stop_services
+from r71_tracker.config import settings
 
 pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +46,15 @@ def pipeline_env(tmp_path_factory, server_url, tracker_db_url):
         "TRACKER_LANDING_DIR": str(root / "landing"),
         "TRACKER_PUBLISHED_DIR": str(root / "published"),
         "TRACKER_LOCAL_DIR": str(root / "local"),
+        "AIRFLOW__API__PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     demo_feeds.write_demo_feeds(root / "landing")
     yield env
+    stop_services(settings())  # the scheduler, dag-processor and api-server the runs started
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

@@ -235,6 +235,7 @@ def test_one_agencys_broken_file_holds_that_agency_only(published, capsys):
     assert _one(url, "select success from audit.gate_runs order by finished_at desc limit 1") == (
         True,
     )
+    capsys.readouterr()
     assert cli.main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["held_agencies"] == ["MOJ"]  # until it resends
 
