@@ -57,6 +57,53 @@ def test_every_expectation_says_why_and_names_its_word():
                 assert expectation.meta["why"]
 
 
+def test_every_blocking_rule_says_in_bars_yml_whether_it_is_national_or_an_agencys():
+    """A blocking rule bars.yml does not classify would silently count as national; an agency
+    rule must be one the gate can attribute to feed files (holds.offending_files)."""
+    from r71_tracker.quality.holds import offending_files
+
+    bars = load_bars()
+    used: dict[str, set[str]] = {word: set() for word in WORDS}
+    for module in MODULES:
+        for suite in module.build_suites(_context()):
+            for expectation in suite.expectations:
+                rule = expectation.meta["rule"]
+                used[module.WORD].add(rule)
+                if bars[module.WORD].mode != "blocking":
+                    continue
+                declared = bars[module.WORD].rules.get(rule)
+                assert declared is not None, f"bars.yml: {module.WORD}.rules.{rule} is missing"
+                assert declared.why
+                if declared.scope == "agency":
+                    assert "file_id" in suite.meta["trace_columns"], rule
+                    row = {
+                        "relation": suite.meta["relation"],
+                        "expectation_type": expectation.expectation_type,
+                        "expectation_kwargs": expectation.configuration.kwargs,
+                    }
+                    with pytest.raises(AttributeError):  # supported: reaches the connection
+                        offending_files(None, row)
+    for word, word_bars in bars.items():
+        assert set(word_bars.rules) <= used[word], f"bars.yml: {word} declares unused rules"
+    scopes = {
+        f"{word}.{rule}": declared.scope
+        for word, word_bars in bars.items()
+        for rule, declared in word_bars.rules.items()
+    }
+    assert scopes["clean.file_quarantine_share"] == "agency"
+    assert scopes["complete.fresh_share"] == "national"
+    assert scopes["correct.registry_codes"] == "national"
+
+
+def test_a_rule_scope_other_than_national_or_agency_is_refused(tmp_path: Path):
+    document = yaml.safe_load(BARS_FILE.read_text("utf-8"))
+    document["clean"]["rules"]["file_quarantine_share"]["scope"] = "regional"
+    changed = tmp_path / "bars.yml"
+    changed.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    with pytest.raises(BarsError, match="clean.rules.file_quarantine_share.scope"):
+        load_bars(changed)
+
+
 def test_bars_come_from_bars_yml_and_every_bar_says_why():
     bars = load_bars()
     assert set(bars) == set(WORDS)
