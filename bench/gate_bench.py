@@ -180,6 +180,7 @@ select
     count(*) as row_count,
     count(*) filter (
         where rows_received > 0 and rows_rejected > %(max_quarantine_share)s * rows_received
+        and file_state = 'new'
     ) as file_mostly_quarantined_unexpected
 from marts.feed_file_loads
 """,
@@ -288,6 +289,7 @@ def run_baseline(url: str, parameters: dict[str, Any]) -> BaselineRun:
     metrics: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     with psycopg.connect(url, row_factory=dict_row) as conn:
+        conn.execute("set search_path = marts, staging, raw")  # as the gate's connection has it
         for relation, statement in BASELINE_SQL.items():
             began = time.perf_counter()
             metrics[relation] = conn.execute(statement, parameters).fetchone()

@@ -148,7 +148,7 @@ def _tables_sql() -> list[str]:
         """create table marts.feed_file_loads (
             file_id bigint not null primary key, agency_code text, original_name text,
             feed_format text, feed_kind text, file_status text not null, file_reason_code text,
-            file_reason_message text,
+            file_reason_message text, file_state text not null,
             rows_received integer, rows_loaded integer, rows_rejected integer,
             status_rows_stored bigint, field_rows_stored bigint, rejected_rows_stored bigint,
             size_bytes bigint, first_report_date date, last_report_date date,
@@ -260,7 +260,8 @@ insert into marts.feed_file_loads
 select
     d * %(agency_count)s + a.agency_number + 1, a.agency_code,
     lower(a.agency_code) || '_' || (%(first_day)s::date + d) || '.csv', 'csv', 'status',
-    'loaded', null, null, a.databases, a.databases, 0, a.databases, 0, 0, 120 * a.databases,
+    'loaded', null, null, 'new', a.databases, a.databases, 0, a.databases, 0, 0,
+    120 * a.databases,
     %(first_day)s::date + d, %(first_day)s::date + d,
     (%(first_day)s::date + d + time '02:00') at time zone 'UTC'
 from generate_series(0, %(days)s - 1) as d
