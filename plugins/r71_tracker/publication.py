@@ -125,12 +125,19 @@ def publish_candidate(
 ) -> int:
     """Make the candidate the published marts, in one transaction; return the publication id.
 
-    Refused unless the gate's role recorded a passing verdict on this candidate. The previous
+    Refused unless the gate's role recorded a passing verdict on this candidate; a second call
+    for the same gate run (a retried task) returns the publication made. The previous
     marts are dropped with the swap, the candidate's work schema too (the published marts are
     tables; nothing reads the views behind them); the snapshot table is carried over. The new
     files of the candidate get their verdict, `published`, in the same transaction.
     """
     with psycopg.connect(url) as conn:
+        done = conn.execute(
+            "select publication_id from audit.publications where gate_run_id = %s",
+            (gate_run_id,),
+        ).fetchone()
+        if done is not None:
+            return done[0]  # a retried publish task: the swap happened, only the outputs remain
         verdict = conn.execute(
             "select success from audit.gate_runs where run_id = %s and candidate_schema = %s",
             (gate_run_id, candidate.schema),
