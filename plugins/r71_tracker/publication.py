@@ -61,6 +61,7 @@ def prepare_candidate(url: str, run_id: str, run_date: date) -> Candidate:
     """Create (or re-create, for a retry of the same run) the run's candidate schemas and freeze
     the build's file list; drop unpublished candidates beyond the newest few."""
     candidate = Candidate(candidate_name(run_id, run_date), run_id, run_date)
+    database.ensure_tracker_schema(url)  # raw.file_states and the audit tables are in place
     with psycopg.connect(url) as conn:
         for schema in (candidate.schema, candidate.work_schema):
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))

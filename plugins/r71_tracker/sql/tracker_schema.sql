@@ -212,24 +212,22 @@ begin
     raise exception 'audit.% is append-only: % refused', tg_table_name, tg_op;
 end;
 $$;
-create or replace trigger expectation_results_append_only
-before update or delete on audit.expectation_results
-for each row execute function audit.refuse_change();
-create or replace trigger gate_runs_append_only
-before update or delete on audit.gate_runs
-for each row execute function audit.refuse_change();
-create or replace trigger alerts_append_only
-before update or delete on audit.alerts
-for each row execute function audit.refuse_change();
-create or replace trigger publications_append_only
-before update or delete on audit.publications
-for each row execute function audit.refuse_change();
-create or replace trigger file_verdicts_append_only
-before update or delete on audit.file_verdicts
-for each row execute function audit.refuse_change();
-create or replace trigger file_events_append_only
-before update or delete on audit.file_events
-for each row execute function audit.refuse_change();
+do $$
+declare
+    audit_table text;
+begin
+    foreach audit_table in array array[
+        'expectation_results', 'gate_runs', 'alerts', 'publications', 'file_verdicts',
+        'file_events'
+    ] loop
+        execute format(
+            'create or replace trigger %I before update or delete on audit.%I'
+            ' for each row execute function audit.refuse_change()',
+            audit_table || '_append_only', audit_table
+        );
+    end loop;
+end
+$$;
 
 -- What the next build reads (schema 8): every received file with its state. `new` (not judged
 -- yet), `published` (part of every publication since its verdict), `held` (an agency rule failed

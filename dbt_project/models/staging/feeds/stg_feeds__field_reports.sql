@@ -2,15 +2,7 @@ with
 
 source as (
 
-    -- only the rows of files this build includes (new or published): held
-    -- and withdrawn files' rows stay in raw but never reach the marts
-    select field_reports.*
-    from {{ source('feeds', 'field_reports') }} as field_reports
-    where field_reports.file_id in (
-        select file_states.file_id
-        from {{ source('build', 'file_states') }} as file_states
-        where file_states.is_included
-    )
+    {{ included_files_only(source('feeds', 'field_reports'), 'field_reports') }}
 
 ),
 

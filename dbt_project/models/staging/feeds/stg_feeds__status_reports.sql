@@ -2,15 +2,9 @@ with
 
 source as (
 
-    -- only the rows of files this build includes (new or published): held
-    -- and withdrawn files' rows stay in raw but never reach the marts
-    select status_reports.*
-    from {{ source('feeds', 'status_reports') }} as status_reports
-    where status_reports.file_id in (
-        select file_states.file_id
-        from {{ source('build', 'file_states') }} as file_states
-        where file_states.is_included
-    )
+    {{ included_files_only(
+        source('feeds', 'status_reports'), 'status_reports'
+    ) }}
 
 ),
 
