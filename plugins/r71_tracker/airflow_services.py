@@ -8,9 +8,10 @@ PostgreSQL they start when first needed and keep running for the next run:
   (`start_new_session`), its pid in `<airflow home>/services/<name>.pid`, its output in
   `<airflow home>/services/<name>.log`;
 - `services.json` beside them records each one's pid and start time, the API port and a
-  fingerprint of the settings they were started with (hashes, no secrets); a later `tracker run`
-  with the same settings reuses them, one with other settings (another database, landing folder,
-  port...) restarts them when no DAG run is active and otherwise stops with one line;
+  fingerprint of the settings and code they were started with (hashes, no secrets); a later
+  `tracker run` with the same settings reuses them, one with other settings (another database,
+  landing folder, port...) or changed code restarts them when no DAG run is active and otherwise
+  stops with one line;
 - every process of theirs, task processes included (the Task SDK gives those process groups of
   their own, in the same session), keeps its service's session id, so `stop_services` finds and
   ends all of them and leaves nothing behind;
@@ -243,6 +244,18 @@ def fingerprint(env: dict[str, str]) -> dict[str, str]:
     return {key: hashlib.sha256(env[key].encode()).hexdigest()[:16] for key in sorted(keys)}
 
 
+def code_version(config: Settings) -> str:
+    """A hash of the DAG files' and plugins' Python sources (path, size, mtime): on-demand
+    services started before the code changed restart, so tasks never run code they imported
+    earlier and the api-server serves the current plugins."""
+    digest = hashlib.sha256()
+    for folder in (config.project_root / "dags", config.project_root / "plugins"):
+        for path in sorted(folder.rglob("*.py")):
+            stat = path.stat()
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def _changed(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
     return sorted(
         key for key in recorded.keys() | current.keys() if recorded.get(key) != current.get(key)
@@ -379,6 +392,7 @@ def ensure_services(config: Settings | None = None, echo: Echo | None = None) ->
         base = base_environment(config)
         env = _service_environment(base)
         current = fingerprint(base)  # as `record_standalone` computes it
+        code = code_version(config)
         port = int(env["AIRFLOW__API__PORT"])
 
         standalone = _standalone(config)
@@ -401,15 +415,18 @@ def ensure_services(config: Settings | None = None, echo: Echo | None = None) ->
         running = running_services(config)
         if running:
             changed = _changed(state.get("fingerprint", {}), current)
+            changed += ["code"] if state.get("code") != code else []
             if changed:
                 active = _active_runs(state.get("port", port), home)
                 if active:
                     raise ServicesError(
-                        f"the Airflow services of {home} run with other settings"
+                        f"the Airflow services of {home} started with other settings or code"
                         f" ({', '.join(changed)}) and DAG run(s) {', '.join(active)} are active:"
                         " wait for them, or `tracker airflow stop` (ends them), then run again"
                     )
-                echo(f"Airflow services: settings changed ({', '.join(changed)}): restarting them")
+                echo(
+                    f"Airflow services: {', '.join(changed)} changed since they started: restarting"
+                )
                 stop_services(config)
                 running = {}
             elif len(running) == len(SERVICES) and _healthy(_health(port)):
@@ -427,6 +444,7 @@ def ensure_services(config: Settings | None = None, echo: Echo | None = None) ->
         state = {
             "port": port,
             "fingerprint": current,
+            "code": code,
             "pids": running,
             "started_at": state.get("started_at") if not missing else _now(),
         }
