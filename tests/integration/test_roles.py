@@ -136,7 +136,7 @@ REFUSED: dict[str, list[str]] = {
         "delete from audit.file_verdicts",
         "truncate audit.expectation_results",
         WITHDRAWAL,  # operators' recourse is not the gate's
-        "insert into raw.feed_files select * from raw.feed_files limit 1",
+        "delete from raw.feed_files",
         "select 1 from raw.status_reports",
         "create table marts.extra (x int)",
         "create schema extra",
