@@ -194,7 +194,7 @@ def _follow(
 
     def show(tis: list[dict]) -> None:
         ended = [ti for ti in tis if ti["state"] in _ENDED]
-        for ti in sorted(ended, key=lambda ti: ti.get("end_date") or ""):
+        for ti in sorted(ended, key=lambda ti: ti.get("end_date") or "~"):  # no end: last
             key = (ti["task_id"], ti["map_index"], ti["try_number"], ti["state"])
             if key not in printed:
                 printed.add(key)
@@ -272,10 +272,17 @@ def _task_log(api: AirflowApi, run_id: str, ti: dict) -> list[Any]:
     return response.json().get("content", []) if response.status_code == 200 else []
 
 
-def _advice(failed: list[dict], run_id: str, run_date: str, url: str) -> str:
-    again = f"then `tracker run --date {run_date}` again (it re-runs that date)"
+def _advice(failed: list[dict], run_id: str, run_date: date | None, url: str) -> str:
+    again = (
+        f"then `tracker run --date {run_date}` again (it re-runs that date)"
+        if run_date
+        else "then `tracker run` again"
+    )
     if any(ti["task_id"] == "quality_gate" for ti in failed):
-        return f"the data is below the bar: see why with `tracker audit --run {run_id}`, {again}"
+        return (
+            f"the quality gate stopped it (the data is below the bar): see why with"
+            f" `tracker audit --run {run_id}`, {again}"
+        )
     if failed:
         names = ", ".join(sorted({_label(ti) for ti in failed}))
         return f"{names} failed: read its log in the UI ({url}), fix the cause, {again}"
@@ -331,7 +338,7 @@ def run_dag_once(
             took = f" in {seconds:.1f} s"
         succeeded = run["state"] == "success"
         say(f"DAG run {run_id}: {run['state']}{took}")
-        advice = "" if succeeded else _advice(failed, run_id, label, url)
+        advice = "" if succeeded else _advice(failed, run_id, run_date, url)
         if advice:
             log.write(f"\n{advice}\n")
     return DagRunOutcome(succeeded, label, log_path, failures, run_id, url, advice)
