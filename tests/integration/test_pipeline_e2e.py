@@ -103,6 +103,7 @@ def test_demo_run_through_airflow_gives_31_36_38(pipeline_env, demo_run):
         "total": 105,
         "stages": {"centralized": 31, "in_progress": 36, "not_started": 38},
         "unreported": counts["unreported"],
+        "held_agencies": [],
     }
     assert counts["unreported"] >= 1
 
@@ -181,6 +182,11 @@ def test_stale_data_fails_the_gate_skips_publish_and_keeps_raw_data(pipeline_env
     published_summary = Path(pipeline_env["TRACKER_PUBLISHED_DIR"]) / "summary.json"
     summary_before = published_summary.read_text("utf-8")
     late = date(2026, 6, 1)  # half a year after the last report: far past the freshness bar
+    marts = "select md5(string_agg(t::text, '|' order by t::text)) from marts.{} as t"
+    published_marts = {
+        name: _scalar(url, marts.format(name))
+        for name in ("database_current_status", "stage_summary", "agency_feed_freshness")
+    }
 
     outcome = run_dag_once(late)
 
@@ -191,6 +197,8 @@ def test_stale_data_fails_the_gate_skips_publish_and_keeps_raw_data(pipeline_env
     assert states["publish"] == "upstream_failed"
     assert _scalar(url, "select count(*) from raw.status_reports") == loaded
     assert published_summary.read_text("utf-8") == summary_before
+    # write-audit-publish: the failed run built its candidate, the marts people read are untouched
+    assert {name: _scalar(url, marts.format(name)) for name in published_marts} == published_marts
     assert (
         _scalar(
             url,
