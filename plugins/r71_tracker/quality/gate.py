@@ -624,9 +624,13 @@ def build_data_docs(url: str) -> Path:
     """Build GX's Data Docs site from every validation it has stored (every gate run's).
 
     Once per publication, not inside the gate: GX rebuilds the site once per suite when the
-    checkpoint does it, which cost more than the checks themselves on a large history.
+    checkpoint does it, which cost more than the checks themselves on a large history. The
+    project's own expectation types are imported first: GX renders only the types it knows.
     """
     import great_expectations as gx
+
+    import expectations.registry_membership  # noqa: F401 (registers the type with GX)
+    import expectations.row_rules  # noqa: F401 (registers the types with GX)
 
     config = settings()
     with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
