@@ -272,16 +272,28 @@ def _task_log(api: AirflowApi, run_id: str, ti: dict) -> list[Any]:
     return response.json().get("content", []) if response.status_code == 200 else []
 
 
-def _advice(failed: list[dict], run_id: str, run_date: date | None, url: str) -> str:
+_GATE_ADVICE = re.compile(r"the latest report loaded is (\S+): judge that date with `([^`]+)`")
+
+
+def _advice(
+    failed: list[dict], run_id: str, run_date: date | None, url: str, failures: list[str]
+) -> str:
     again = (
         f"then `tracker run --date {run_date}` again (it re-runs that date)"
         if run_date
         else "then `tracker run` again"
     )
     if any(ti["task_id"] == "quality_gate" for ti in failed):
+        stale = next((m for line in failures if (m := _GATE_ADVICE.search(line))), None)
+        if stale is not None:  # judged a date long after the data: say which date succeeds
+            return (
+                "the quality gate stopped it and nothing was published (the last publication"
+                f" stays): the data's latest report is {stale.group(1)}; `{stale.group(2)}`"
+                f" judges that date (why: `tracker audit --run {run_id}`)"
+            )
         return (
-            f"the quality gate stopped it (the data is below the bar): see why with"
-            f" `tracker audit --run {run_id}`, {again}"
+            "the quality gate stopped it and nothing was published (the last publication"
+            f" stays): see why with `tracker audit --run {run_id}`, {again}"
         )
     if failed:
         names = ", ".join(sorted({_label(ti) for ti in failed}))
@@ -338,7 +350,7 @@ def run_dag_once(
             took = f" in {seconds:.1f} s"
         succeeded = run["state"] == "success"
         say(f"DAG run {run_id}: {run['state']}{took}")
-        advice = "" if succeeded else _advice(failed, run_id, run_date, url)
+        advice = "" if succeeded else _advice(failed, run_id, run_date, url, failures)
         if advice:
             log.write(f"\n{advice}\n")
     return DagRunOutcome(succeeded, label, log_path, failures, run_id, url, advice)

@@ -192,6 +192,9 @@ def test_stale_data_fails_the_gate_skips_publish_and_keeps_raw_data(pipeline_env
 
     assert not outcome.succeeded
     assert any("effective_report_date" in line for line in outcome.failures), outcome.failures
+    # one line: why, and the command that succeeds
+    assert "nothing was published" in outcome.advice
+    assert "`tracker run --date 2025-12-15`" in outcome.advice, outcome.advice
     states = _task_states(pipeline_env, late)
     assert states["quality_gate"] == "failed"
     assert states["publish"] == "upstream_failed"
