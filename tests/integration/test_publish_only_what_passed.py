@@ -289,6 +289,37 @@ def test_withdraw_then_restore_changes_and_restores_the_published_stage(publishe
     assert "sent by mistake" in shown and "confirmed by MPS" in shown
 
 
+def test_a_later_file_of_its_own_that_passes_releases_a_held_agency(published, capsys):
+    url = published["url"]
+    folder = published["root"] / "day3"
+    broken = _moj_broken_file(folder)
+    broken.write_text(broken.read_text("utf-8").replace("27400000", "27400001"), "utf-8")
+    assert cli.main(["ingest", str(broken)]) == 0
+    assert cli.main(["build", "--date", NEXT_DAY]) == 0
+    capsys.readouterr()
+    assert cli.main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["held_agencies"] == ["MOJ"]
+
+    corrected = _feed(
+        folder,
+        f"MOJ_{NEXT_DAY}_corrected.csv",
+        [
+            {
+                **VALID_MOJ_ROW,
+                "report_date": NEXT_DAY,
+                "database_code": "MOJ-CIVIL-STATUS",
+                "data_status": "partial",
+            }
+        ],
+    )
+    assert cli.main(["ingest", str(corrected)]) == 0
+    assert cli.main(["build", "--date", NEXT_DAY]) == 0
+    capsys.readouterr()
+    assert cli.main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["held_agencies"] == []
+    assert _stage(url, "MOJ-CIVIL-STATUS") == ("in_progress", corrected.name)
+
+
 def test_an_ingest_committed_during_a_build_changes_nothing_it_publishes(
     published, monkeypatch, capsys
 ):
