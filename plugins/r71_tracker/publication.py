@@ -183,11 +183,8 @@ def publish_candidate(
                 sql.Identifier(candidate.work_schema)
             )
         )
+        held = [agency["agency_code"] for agency in held_agencies(conn)]  # as published
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(database.GATE_ROLE)))
-        held = conn.execute(
-            "select coalesce(held_agencies, '{}') from audit.gate_runs where run_id = %s",
-            (gate_run_id,),
-        ).fetchone()[0]
         publication_id = conn.execute(
             "insert into audit.publications (gate_run_id, dag_run_id, run_date, candidate_schema,"
             " files_first_published, held_agencies) values (%s, %s, %s, %s, %s, %s)"

@@ -218,6 +218,9 @@ def test_one_agencys_broken_file_holds_that_agency_only(published, capsys):
     assert feeds["MOJ"]["held_files"][0]["file_name"] == broken.name
     assert cli.main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["held_agencies"] == ["MOJ"]
+    assert _one(
+        url, "select held_agencies from audit.publications order by publication_id desc limit 1"
+    ) == (["MOJ"],)
     # exactly the held agency's liaison hears of it, naming the file and its failing rows
     alerts = _alerts(url, "agency_held")
     assert [(agency, recipient) for agency, recipient, _ in alerts] == [
