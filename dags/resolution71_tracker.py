@@ -17,9 +17,10 @@ the candidate (a failed national rule fails the run and nothing is published; a 
 holds that agency's new files and the rest publishes) → publish (the candidate becomes `marts` in
 one transaction, then the outputs); beside the gate, alert the liaison of each late agency.
 
-**Alerts** (`r71_tracker.alerts`, recorded in `audit.alerts`): a failed blocking suite alerts the
-liaison of each agency whose rows failed (quality gate's failure callback); a late feed alerts its
-agency's liaison once per run date; a failed run alerts the platform team once (the failing task's
+**Alerts** (`r71_tracker.alerts`, recorded in `audit.alerts`): held files alert their agency's
+liaison (every file and its failing rows) and the platform team; a national failure alerts the
+platform team (quality gate's failure callback); a late feed alerts its agency's liaison once per
+run date; a failed run alerts the platform team once (the failing task's
 callback, which knows the exception, or else the DAG's).
 
 The run judges data as of its logical date, never the wall clock, so a backfill of 2025 judges 2025
