@@ -18,6 +18,8 @@ from r71_tracker.registry import Registry
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PLAIN_DIGITS = re.compile(r"[0-9]+")
+# PostgreSQL's bigint holds 19 digits: a longer count is bad_integer, whatever its value.
+MAX_INTEGER_DIGITS = 19
 _NEGATIVE_DIGITS = re.compile(r"-[0-9]+")
 
 
@@ -174,6 +176,11 @@ def parse_integer(value: object, name: str) -> int:
     elif isinstance(value, str):
         text = normalise_text(value)
         if _PLAIN_DIGITS.fullmatch(text) or _NEGATIVE_DIGITS.fullmatch(text):
+            digits = len(text.lstrip("-").lstrip("0"))
+            if digits > MAX_INTEGER_DIGITS:  # before int(): Python refuses 4,300+ digits
+                raise RowProblem(
+                    "bad_integer", f"{name} has {digits} digits: too large for any count"
+                )
             number = int(text)
     if number is None:
         raise RowProblem(
