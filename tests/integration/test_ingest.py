@@ -384,6 +384,56 @@ def test_find_new_files_skips_bytes_already_received(tracker_env, clean_raw, tmp
         find_new_files(tmp_path / "missing", clean_raw)
 
 
+def test_links_fifos_and_sockets_are_refused_unread_and_the_other_files_load(
+    tracker_env, clean_raw, tmp_path
+):
+    """A symbolic link is never followed (its target outside the folder is never opened); a FIFO
+    or a socket is refused without blocking; each gets its own reason and the other files load."""
+    import os
+    import socket
+
+    outside = _write(tmp_path, "outside_secret.csv", _csv([{**GOOD, "notes": "secret text"}]))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    _write(landing, "a_good.csv", _csv([GOOD]))
+    (landing / "b_link.csv").symlink_to(outside)
+    os.mkfifo(landing / "c_pipe.csv")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(landing / "d_socket.csv"))
+    _write(landing, "e_good.csv", _csv([OTHER]))
+
+    # the landing scan lists them without opening them, so the run reports them
+    assert [path.name for path in find_new_files(landing, clean_raw)] == [
+        "a_good.csv",
+        "b_link.csv",
+        "c_pipe.csv",
+        "d_socket.csv",
+        "e_good.csv",
+    ]
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(ingest_paths([landing], clean_raw)))
+    worker.start()
+    worker.join(timeout=120)
+    server.close()
+    assert not worker.is_alive(), "ingest blocked on a FIFO"
+    reports = {report.original_name: report for report in outcome[0]}
+    assert {name: (report.outcome, report.reason_code) for name, report in reports.items()} == {
+        "a_good.csv": ("loaded", None),
+        "b_link.csv": ("rejected", "symbolic_link"),
+        "c_pipe.csv": ("rejected", "not_a_regular_file"),
+        "d_socket.csv": ("rejected", "not_a_regular_file"),
+        "e_good.csv": ("loaded", None),
+    }
+    assert "target is never opened" in reports["b_link.csv"].message
+    assert "FIFO" in reports["c_pipe.csv"].message
+    with psycopg.connect(clean_raw) as conn:
+        assert conn.execute("select count(*) from raw.status_reports").fetchone()[0] == 2
+        assert conn.execute(
+            "select count(*) from raw.rejected_rows where raw_record like '%secret%'"
+            " union all select count(*) from raw.status_reports where notes like '%secret%'"
+        ).fetchall() == [(0,), (0,)]
+
+
 def test_print_reports_exit_codes_and_streams(tracker_env, clean_raw, tmp_path):
     with_bad_rows = _write(tmp_path, "moj.csv", _csv([GOOD, {**OTHER, "record_count": "x"}]))
     reports = ingest_paths([with_bad_rows, with_bad_rows], url=clean_raw)

@@ -109,8 +109,14 @@ FILE_REASONS: dict[str, str] = {
 
 # Not a contract outcome: the path given to the tracker could not be opened; nothing was received.
 UNREADABLE = "unreadable"
+SYMBOLIC_LINK = "symbolic_link"
+NOT_A_REGULAR_FILE = "not_a_regular_file"
 OPERATOR_REASONS: dict[str, str] = {
     UNREADABLE: "the path does not exist or cannot be read; nothing was received or stored",
+    SYMBOLIC_LINK: "the path is a symbolic link: refused, its target is never opened; nothing was "
+    "received or stored",
+    NOT_A_REGULAR_FILE: "the path is a FIFO, socket or device, not a regular file: refused without "
+    "reading (a FIFO would block); nothing was received or stored",
 }
 
 REASONS: dict[str, str] = {**ROW_REASONS, **FILE_REASONS, **OPERATOR_REASONS}

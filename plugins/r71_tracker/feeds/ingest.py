@@ -21,7 +21,7 @@ from typing import TextIO
 from r71_tracker import database
 from r71_tracker.config import ConfigError
 from r71_tracker.feeds import contract
-from r71_tracker.feeds.readers import FileProblem
+from r71_tracker.feeds.readers import FileProblem, open_regular_file
 from r71_tracker.feeds.validation import RowRejection
 
 LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
@@ -73,17 +73,24 @@ def _storable(text: str, limit: int | None = None) -> str:
 
 
 def _sha256_of(path: Path) -> str:
-    with path.open("rb") as handle:
+    with open_regular_file(path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def feed_files_in(folder: Path) -> list[Path]:
-    """Feed files directly inside a folder, sorted by name (hidden and other names ignored)."""
-    return sorted(
-        child
-        for child in folder.iterdir()
-        if child.is_file() and not child.name.startswith(".") and contract.feed_format(child.name)
-    )
+    """Feed files directly inside a folder, sorted by name (hidden and other names ignored).
+
+    Everything with a feed's name but a folder is listed, symbolic links, FIFOs and sockets
+    included, without following or opening it: the ingest refuses those with their own reason
+    (never silently), and never reads their target."""
+    with os.scandir(folder) as entries:
+        return sorted(
+            folder / entry.name
+            for entry in entries
+            if not entry.is_dir(follow_symlinks=False)
+            and not entry.name.startswith(".")
+            and contract.feed_format(entry.name)
+        )
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:

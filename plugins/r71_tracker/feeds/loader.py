@@ -23,6 +23,7 @@ import csv
 import hashlib
 import json
 import operator
+import os
 import queue
 import re
 import sys
@@ -62,11 +63,13 @@ from r71_tracker.feeds.readers import (
     CsvFeed,
     FileProblem,
     JsonFeed,
+    RefusedPath,
     Source,
     check_whole_file,
     csv_lines,
     decoded_chunks,
     open_feed,
+    open_regular_file,
 )
 from r71_tracker.feeds.validation import (
     AgencyContext,
@@ -199,7 +202,7 @@ def gzip_chunk(data: bytes) -> bytes:
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
+    with open_regular_file(path) as handle:
         while chunk := handle.read(CHUNK_BYTES):
             yield chunk
 
@@ -300,13 +303,18 @@ class Loader:
         report = FileReport(path=path, original_name=name, outcome=LOADED)
         report.feed_format = contract.feed_format(name)
         try:
-            size = path.stat().st_size
-            small = size < self.min_set_based and size <= self.max_bytes
-            content: bytes | None = path.read_bytes() if small else None
+            with open_regular_file(path) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                small = size < self.min_set_based and size <= self.max_bytes
+                content: bytes | None = handle.read() if small else None
             if content is not None:
                 report.sha256, report.size_bytes = hashlib.sha256(content).hexdigest(), len(content)
             else:
                 report.size_bytes = size  # hashed while it loads (_large)
+        except RefusedPath as refused:
+            report.outcome, report.reason_code = REJECTED, refused.reason_code
+            report.message = f"{name}: refused ({refused.reason_code}): {refused.detail}"
+            return report
         except OSError as error:
             report.outcome, report.reason_code = REJECTED, contract.UNREADABLE
             report.message = (

@@ -12,6 +12,8 @@ import csv
 import gzip
 import io
 import json
+import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -47,12 +49,52 @@ class FileProblem(Exception):
 Source = bytes | Path
 
 
+class RefusedPath(OSError):
+    """A path the tracker never reads: a symbolic link, or not a regular file (contract reason)."""
+
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason_code = reason_code
+        self.detail = detail
+
+
+def open_regular_file(path: Path) -> IO[bytes]:
+    """Open a feed file for reading, only if it is a regular file: a symbolic link is refused
+    without following it (O_NOFOLLOW), a FIFO, socket or device without blocking (O_NONBLOCK,
+    then fstat on the very descriptor that is read, so the file cannot be swapped in between)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        mode = os.lstat(path).st_mode  # raises for a path that is not there
+        if stat.S_ISLNK(mode):
+            raise RefusedPath(
+                contract.SYMBOLIC_LINK, "a symbolic link: refused, its target is never opened"
+            ) from None
+        if not stat.S_ISREG(mode):  # a socket cannot even be opened
+            raise _not_regular(mode) from None
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise _not_regular(mode)
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
+def _not_regular(mode: int) -> RefusedPath:
+    kinds = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder"))
+    kind = next((name for test, name in kinds if test(mode)), "device")
+    return RefusedPath(
+        contract.NOT_A_REGULAR_FILE, f"a {kind}, not a regular file: refused without reading"
+    )
+
+
 def _source_size(source: Source) -> int:
     return source.stat().st_size if isinstance(source, Path) else len(source)
 
 
 def _binary_stream(source: Source, feed_format: str) -> IO[bytes]:
-    raw = source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+    raw = open_regular_file(source) if isinstance(source, Path) else io.BytesIO(source)
     return gzip.GzipFile(fileobj=raw, mode="rb") if feed_format.endswith(".gz") else raw
 
 
