@@ -331,8 +331,9 @@ def test_a_crash_mid_file_leaves_nothing(tracker_env, clean_raw, tmp_path, monke
         return real_validate(*args, **kwargs)
 
     monkeypatch.setattr(loader, "validate_record", crash_on_second_row)
-    with pytest.raises(RuntimeError, match="power cut"):
-        ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    # an unexpected error is that file's: reported, rolled back, the call goes on
+    (report,) = ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    assert (report.outcome, report.reason_code) == ("rejected", "internal_error")
     assert _table_counts(clean_raw) == (0, 0, 0)
 
 
@@ -352,8 +353,9 @@ def test_a_crash_after_the_rows_are_written_leaves_nothing(
         raise RuntimeError("power cut")
 
     monkeypatch.setattr(loader.Loader, method, crash_after_judging)
-    with pytest.raises(RuntimeError, match="power cut"):
-        ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    # an unexpected error is that file's: reported, rolled back, the call goes on
+    (report,) = ingest_paths([_write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))], url=clean_raw)
+    assert (report.outcome, report.reason_code) == ("rejected", "internal_error")
     assert _table_counts(clean_raw) == (0, 0, 0)
     assert _scalar(clean_raw, "select count(*) from raw.feed_file_chunks") == 0
 
@@ -432,6 +434,34 @@ def test_links_fifos_and_sockets_are_refused_unread_and_the_other_files_load(
             "select count(*) from raw.rejected_rows where raw_record like '%secret%'"
             " union all select count(*) from raw.status_reports where notes like '%secret%'"
         ).fetchall() == [(0,), (0,)]
+
+
+def test_an_unexpected_error_in_one_file_is_that_files_and_the_others_load(
+    tracker_env, clean_raw, tmp_path, monkeypatch, caplog
+):
+    first = _write(tmp_path, "a.csv", _csv([GOOD]))
+    broken = _write(tmp_path, "b.csv", _csv([{**OTHER, "notes": "b"}]))
+    last = _write(tmp_path, "c.csv", _csv([OTHER]))
+    judge = loader.Loader._judge_small
+
+    def failing_on_b(self, report, content):
+        if report.original_name == broken.name:
+            raise KeyError("a bug met by this file only")
+        return judge(self, report, content)
+
+    monkeypatch.setattr(loader.Loader, "_judge_small", failing_on_b)
+    with caplog.at_level("ERROR", logger="r71_tracker.feeds.loader"):
+        reports = ingest_paths([first, broken, last], url=clean_raw)
+    outcomes = [(report.original_name, report.outcome, report.reason_code) for report in reports]
+    assert outcomes == [
+        ("a.csv", "loaded", None),
+        ("b.csv", "rejected", "internal_error"),
+        ("c.csv", "loaded", None),
+    ]
+    incident = reports[1].message.split("internal error ")[1].split()[0]
+    assert f"internal error {incident} while ingesting" in caplog.text  # the traceback's id
+    assert print_reports(reports, False, io.StringIO(), io.StringIO()) == 1
+    assert _scalar(clean_raw, "select count(*) from raw.feed_files") == 2
 
 
 def test_print_reports_exit_codes_and_streams(tracker_env, clean_raw, tmp_path):

@@ -111,12 +111,16 @@ FILE_REASONS: dict[str, str] = {
 UNREADABLE = "unreadable"
 SYMBOLIC_LINK = "symbolic_link"
 NOT_A_REGULAR_FILE = "not_a_regular_file"
+INTERNAL_ERROR = "internal_error"
 OPERATOR_REASONS: dict[str, str] = {
     UNREADABLE: "the path does not exist or cannot be read; nothing was received or stored",
     SYMBOLIC_LINK: "the path is a symbolic link: refused, its target is never opened; nothing was "
     "received or stored",
     NOT_A_REGULAR_FILE: "the path is a FIFO, socket or device, not a regular file: refused without "
     "reading (a FIFO would block); nothing was received or stored",
+    INTERNAL_ERROR: "an unexpected error while reading or loading this file (a fault of the "
+    "tracker, with an id to find its traceback in the log); nothing of the file was stored, the "
+    "other files of the call go on",
 }
 
 REASONS: dict[str, str] = {**ROW_REASONS, **FILE_REASONS, **OPERATOR_REASONS}

@@ -22,6 +22,7 @@ import contextlib
 import csv
 import hashlib
 import json
+import logging
 import operator
 import os
 import queue
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import unicodedata
+import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -82,6 +84,8 @@ from r71_tracker.feeds.validation import (
     validate_record,
 )
 from r71_tracker.registry import Registry, load_registry
+
+LOG = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024  # compressed chunks beyond this wait in a temporary file
@@ -258,6 +262,21 @@ class _Received:
     report: FileReport
     path: Path
     small_file: dict[str, object] | None  # the parameters of a small file's one statement
+
+
+def _internal_error(path: Path, error: Exception) -> FileReport:
+    """An unexpected error in one file, reported against that file with an id that finds its
+    traceback in the log; the ingest goes on with the other files."""
+    incident = uuid.uuid4().hex[:8]
+    LOG.exception("internal error %s while ingesting %s", incident, path)
+    name = _display_name(path)
+    report = FileReport(path=path, original_name=name, outcome=REJECTED)
+    report.reason_code = contract.INTERNAL_ERROR
+    report.message = (
+        f"{name}: internal error {incident} ({type(error).__name__}): nothing of the file was"
+        " stored; its traceback is in the log under that id; the other files go on"
+    )
+    return report
 
 
 class Loader:
@@ -450,7 +469,11 @@ class Loader:
         pipeline = contextlib.ExitStack()
         with pipeline:
             for index, path in enumerate(files):
-                received = self.receive(path)
+                try:
+                    received = self.receive(path)
+                except Exception as error:  # this file's fault or the tracker's: not the call's
+                    reports[index] = _internal_error(path, error)
+                    continue
                 if isinstance(received, FileReport):
                     reports[index] = received
                     continue
@@ -458,7 +481,12 @@ class Loader:
                 report.file_id = self._file_id()
                 if received.small_file is None:
                     self._settle(pipeline, in_flight, reports)
-                    reports[index] = self._large(report, received.path)
+                    try:
+                        reports[index] = self._large(report, received.path)
+                    except psycopg.OperationalError:
+                        raise  # the database is unreachable: every file would fail
+                    except Exception as error:  # rolled back: nothing of the file is stored
+                        reports[index] = _internal_error(path, error)
                     continue
                 if not in_flight:
                     pipeline.enter_context(self.conn.pipeline())
