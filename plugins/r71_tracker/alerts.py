@@ -485,9 +485,9 @@ def _late_agencies(url: str, run_date: date, candidate: str | None) -> list[dict
     from psycopg import sql
     from psycopg.rows import dict_row
 
-    from r71_tracker import pipeline
+    from r71_tracker import publication
 
-    with pipeline.warehouse_lock(url), psycopg.connect(url, row_factory=dict_row) as conn:
+    with publication.warehouse_lock(url), psycopg.connect(url, row_factory=dict_row) as conn:
         schema = _freshness_schema(conn, candidate)
         if schema is None:
             LOG.warning("candidate %s is gone and was not published: no late-feed alert", candidate)

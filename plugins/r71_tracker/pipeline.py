@@ -20,8 +20,6 @@ import dataclasses
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -32,12 +30,10 @@ import psycopg.sql
 
 from r71_tracker import database, publication
 from r71_tracker.config import settings
-from r71_tracker.publication import Candidate
+from r71_tracker.publication import Candidate, warehouse_lock
 
 if TYPE_CHECKING:
     from r71_tracker.quality.gate import GateResult
-
-_WAREHOUSE_LOCK_KEY = 710_072  # pg advisory lock: one run at a time rebuilds or reads the marts
 
 
 def find_new_feed_files() -> list[str]:
@@ -70,17 +66,6 @@ def resolve_run_date(run_date: date | None, url: str | None = None) -> date:
     if latest is None:
         raise RuntimeError("no feed rows are loaded yet: ingest feeds first (tracker ingest PATH)")
     return latest
-
-
-@contextmanager
-def warehouse_lock(url: str) -> Iterator[None]:
-    """Hold the session-level advisory lock that serialises builds, gates and publications."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(%s)", (_WAREHOUSE_LOCK_KEY,))
-        try:
-            yield
-        finally:
-            conn.execute("select pg_advisory_unlock(%s)", (_WAREHOUSE_LOCK_KEY,))
 
 
 def build_models(run_date: date, run_id: str) -> Candidate:

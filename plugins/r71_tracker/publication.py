@@ -18,6 +18,8 @@ gate's role.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,6 +34,20 @@ FAILED_CANDIDATES_KEPT = 5  # the newest unpublished candidates stay for inspect
 # Relations that accumulate across publications instead of being rebuilt: carried from the old
 # marts into the new one (dbt's snapshot of what each publication showed).
 CARRIED_RELATIONS = ("database_status_snapshots",)
+
+
+_WAREHOUSE_LOCK_KEY = 710_072  # pg advisory lock: one run at a time builds, judges or publishes
+
+
+@contextmanager
+def warehouse_lock(url: str) -> Iterator[None]:
+    """Hold the session-level advisory lock that serialises builds, gates and publications."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (_WAREHOUSE_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_WAREHOUSE_LOCK_KEY,))
 
 
 class PublicationRefused(RuntimeError):
