@@ -21,11 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import psycopg
-
-from r71_tracker import database
 from r71_tracker.airflow_api import AirflowApi
-from r71_tracker.airflow_env import DAG_ID, airflow_command, airflow_environment
+from r71_tracker.airflow_env import DAG_ID
 from r71_tracker.airflow_services import (
     Services,
     ServicesError,
@@ -41,7 +38,6 @@ __all__ = [
     "ServicesError",
     "prepare_airflow",
     "ready",
-    "register_dag",
     "run_dag_once",
 ]
 
@@ -57,29 +53,6 @@ Echo = Callable[[str], None]
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-def _dag_registered(url: str) -> bool:
-    with psycopg.connect(url) as conn:
-        if conn.execute("select to_regclass('public.dag')").fetchone()[0] is None:
-            return False
-        row = conn.execute("select 1 from dag where dag_id = %s", (DAG_ID,)).fetchone()
-        return row is not None
-
-
-def register_dag(config: Settings | None = None) -> None:
-    """Serialise the DAG into the metadata database now (`airflow dags reserialize`), if missing.
-
-    `run_dag_once` does not need it (the dag-processor registers the DAG); it is for code that
-    runs Airflow commands without the services.
-    """
-    config = config or settings()
-    if _dag_registered(database.airflow_url(config)):
-        return
-    env = airflow_environment(config)
-    done = airflow_command(["dags", "reserialize"], env, capture_output=True, text=True)
-    if done.returncode != 0 or not _dag_registered(database.airflow_url(config)):
-        raise RuntimeError(f"could not register DAG {DAG_ID}:\n{done.stderr[-2000:]}")
 
 
 @dataclass(frozen=True)

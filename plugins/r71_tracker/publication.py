@@ -26,7 +26,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from r71_tracker import database
+from r71_tracker import database, transform
 
 CANDIDATE_PREFIX = "candidate__"
 PUBLISHED_SCHEMA = "marts"
@@ -64,7 +64,7 @@ class Candidate:
 
     @property
     def work_schema(self) -> str:
-        return f"{self.schema}__work"
+        return transform.work_schema(self.schema)
 
 
 def candidate_name(run_id: str, run_date: date) -> str:
