@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
@@ -67,6 +72,8 @@ def test_tracker_dag_wires_ingest_build_gate_publish(dagbag):
     # late feeds are alerted whether or not the gate passes: beside it, after the build
     assert dag.get_task("alert_late_feeds").upstream_task_ids == {"build_models"}
     assert dag.get_task("alert_late_feeds").downstream_task_ids == set()
+    # each result goes downstream whole, one XCom: no task pushes its keys one by one
+    assert [task.task_id for task in dag.tasks if task.multiple_outputs] == []
 
 
 def test_tracker_dag_alerts_through_airflow_notifiers(dagbag):
@@ -86,6 +93,57 @@ def test_tracker_dag_alerts_through_airflow_notifiers(dagbag):
         if task.task_id == "quality_gate":
             expected = [BlockingSuiteNotifier, DagRunFailedNotifier]
         assert kinds(task.on_failure_callback) == expected, task.task_id
+
+
+def _returns_a_mapping(function) -> bool | None:
+    """Whether the declared return type is a dict (any Mapping), by Airflow's own rule for
+    inferring multiple_outputs; None when the function declares no return type."""
+    if "return" not in function.__annotations__:
+        return None
+
+    def declared(): ...
+
+    declared.__annotations__ = {"return": function.__annotations__["return"]}
+    returned = get_type_hints(declared, function.__globals__)["return"]
+    origin = getattr(returned, "__origin__", returned)
+    return isinstance(origin, type) and issubclass(origin, Mapping)
+
+
+_NOT_WRITTEN = object()
+
+
+def _multiple_outputs_written(function) -> object:
+    """The value of `multiple_outputs=` written in the function's @task(...) decorator, else a
+    sentinel (bare @task, or the keyword left out)."""
+    definition = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+    for decorator in definition.decorator_list:
+        for keyword in decorator.keywords if isinstance(decorator, ast.Call) else []:
+            if keyword.arg == "multiple_outputs":
+                return ast.literal_eval(keyword.value)
+    return _NOT_WRITTEN
+
+
+def test_tasks_returning_a_dict_set_multiple_outputs_explicitly(dagbag):
+    """`-> dict` silently makes Airflow push every key as an XCom of its own (multiple_outputs
+    inferred True); a task returning a dict says which it means, and every task declares its
+    return type so this check sees the dicts."""
+    from airflow.sdk.bases.decorator import DecoratedMappedOperator, DecoratedOperator
+
+    problems = []
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if not isinstance(task, DecoratedOperator | DecoratedMappedOperator):
+                continue
+            function = task.python_callable
+            returns_a_mapping = _returns_a_mapping(function)
+            written = _multiple_outputs_written(function)
+            if returns_a_mapping is None:
+                problems.append(f"{dag.dag_id}.{task.task_id}: no return type declared")
+            elif returns_a_mapping and written is _NOT_WRITTEN:
+                problems.append(f"{dag.dag_id}.{task.task_id}: returns a dict, no multiple_outputs")
+            elif written is not _NOT_WRITTEN and written != task.multiple_outputs:
+                problems.append(f"{dag.dag_id}.{task.task_id}: multiple_outputs not applied")
+    assert problems == []
 
 
 def test_dag_files_only_wire_tasks():

@@ -222,6 +222,75 @@ def test_feed_file_loads_accounts_every_row(built_url: str) -> None:
     assert (rejected["file_status"], rejected["file_reason_code"]) == ("rejected", "bad_encoding")
 
 
+@pytest.fixture(scope="module")
+def grain_tests_run(built_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """`dbt test` of the two intermediate models the marts rely on for their grain, on this
+    module's rows (two files of one report date for MOJ-CIVIL-JUDGMENT-ENF among them): the
+    target dir's manifest and the tests' results."""
+    target_dir = tmp_path_factory.mktemp("local") / "dbt_target"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_LOCAL_DIR", str(target_dir.parent))
+        selected = "int_database_reports_recent int_status_reports_received"
+        transform.run_dbt(["test", "--select", selected], built_url)
+    manifest = json.loads((target_dir / "manifest.json").read_text(encoding="utf-8"))
+    results = json.loads((target_dir / "run_results.json").read_text(encoding="utf-8"))
+    return manifest, {result["unique_id"]: result["status"] for result in results["results"]}
+
+
+def _key_tests(manifest: dict, model: str) -> dict[tuple, str]:
+    """The model's unique / not_null / compound-key tests: (test, column or columns) -> test id."""
+    found = {}
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "test" or node.get("attached_node") != model:
+            continue
+        name, kwargs = node["test_metadata"]["name"], node["test_metadata"]["kwargs"]
+        if name in {"unique", "not_null"}:
+            found[(name, kwargs["column_name"])] = unique_id
+        elif name == "unique_combination_of_columns":
+            found[(name, tuple(kwargs["combination_of_columns"]))] = unique_id
+    return found
+
+
+def test_intermediate_models_the_marts_rank_or_join_keep_their_grain(grain_tests_run) -> None:
+    manifest, statuses = grain_tests_run
+    received = _key_tests(manifest, "model.r71_tracker.int_status_reports_received")
+    recent = _key_tests(manifest, "model.r71_tracker.int_database_reports_recent")
+    # one row per loaded status row: the join to its file never fans out
+    assert {("unique", "status_report_id"), ("not_null", "status_report_id")} <= set(received)
+    # one row per database and effective report date: recency_rank is a deterministic order
+    expected_recent = {
+        ("unique_combination_of_columns", ("database_code", "effective_report_date")),
+        ("not_null", "database_code"),
+        ("not_null", "effective_report_date"),
+    }
+    assert expected_recent <= set(recent)
+    key_tests = [received[key] for key in received] + [recent[key] for key in expected_recent]
+    assert {statuses.get(test_id) for test_id in key_tests} == {"pass"}
+
+
+def test_what_people_and_tools_read_is_public_under_an_enforced_contract(grain_tests_run) -> None:
+    manifest, _ = grain_tests_run
+    models = {
+        uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
+    }
+    marts = {
+        uid
+        for uid, node in models.items()
+        if node["original_file_path"].startswith("models/marts/")
+    }
+    read_by_exposures = {
+        uid
+        for exposure in manifest["exposures"].values()
+        for uid in exposure["depends_on"]["nodes"]
+    }
+    assert read_by_exposures and read_by_exposures <= marts
+    assert {uid: (models[uid]["access"], models[uid]["contract"]["enforced"]) for uid in marts} == {
+        uid: ("public", True) for uid in marts
+    }
+    # staging and intermediate models stay internal (dbt's default)
+    assert {node["access"] for uid, node in models.items() if uid not in marts} == {"protected"}
+
+
 def test_default_run_date_is_latest_report_and_docs_open_offline(
     built_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
@@ -310,12 +379,10 @@ def _assert_docs_bilingual_with_complete_lineage(target_dir) -> None:
 def test_failed_dbt_names_the_problem_on_one_line(built_url: str, tmp_path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+        patch.setenv("TRACKER_RUN_DATE", "5 June")
         with pytest.raises(transform.DbtFailed) as failure:
-            transform.run_dbt(
-                ["compile", "--select", "int_status_dates_spanned", "--vars", "run_date: 5 June"],
-                built_url,
-            )
-    assert "run_date" in str(failure.value)
+            transform.run_dbt(["compile", "--select", "int_status_dates_spanned"], built_url)
+    assert "TRACKER_RUN_DATE" in str(failure.value)
     assert "\n" not in str(failure.value)
 
 
@@ -354,3 +421,42 @@ def test_rebuilt_views_drop_their_old_copies_in_turn(built_url: str, tmp_path) -
     leftovers = _rows(built_url, "select relname from pg_class where relname like '%%dbt_backup'")
     assert leftovers == []
     assert _rows(built_url, staging_views) == views_before
+
+
+def _source_freshness(url: str, out) -> dict[str, dict]:
+    """`dbt source freshness` of every source, its results by table; DbtFailed on an error (the
+    results are written to `out` all the same)."""
+    transform.run_dbt(["source", "freshness", "--output", str(out)], url)
+    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    return {result["unique_id"].rsplit(".", 1)[-1]: result for result in results}
+
+
+def test_source_freshness_warns_after_two_days_and_errors_after_seven(
+    built_url: str, tmp_path
+) -> None:
+    """Only raw.feed_files has a load time (received_at): the newest file received, any agency."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+        # this module's newest file was received on 2025-06-10: far more than 7 days ago
+        with pytest.raises(transform.DbtFailed, match="source.r71_tracker.feeds.feed_files"):
+            _source_freshness(built_url, tmp_path / "stale.json")
+        stale = json.loads((tmp_path / "stale.json").read_text(encoding="utf-8"))["results"]
+        assert [(r["unique_id"], r["status"]) for r in stale] == [
+            ("source.r71_tracker.feeds.feed_files", "error")
+        ]
+        assert stale[0]["criteria"]["warn_after"] == {"count": 2, "period": "day"}
+        assert stale[0]["criteria"]["error_after"] == {"count": 7, "period": "day"}
+        with psycopg.connect(built_url) as conn:
+            file_id = conn.execute(
+                "insert into raw.feed_files (sha256, original_name, size_bytes, agency_code,"
+                " file_status, file_reason_code, rows_received, rows_loaded, rows_rejected,"
+                " received_at) values (%s, 'three_days_ago.xlsx', 1, 'MOJ', 'rejected',"
+                " 'bad_format', 0, 0, 0, now() - interval '3 days') returning file_id",
+                (hashlib.sha256(b"three days ago").hexdigest(),),
+            ).fetchone()[0]
+        try:
+            late = _source_freshness(built_url, tmp_path / "late.json")
+        finally:
+            with psycopg.connect(built_url) as conn:
+                conn.execute("delete from raw.feed_files where file_id = %s", (file_id,))
+    assert late["feed_files"]["status"] == "warn"
