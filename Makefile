@@ -31,9 +31,10 @@ demo: $(STAMP) ## run the tracker once on demo feeds through Airflow's scheduler
 test: $(STAMP) ## the whole test suite (what CI runs)
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff (with Airflow rules) and sqlfluff
+lint: $(STAMP) ## ruff (with Airflow rules), mypy (settings in pyproject.toml) and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(TRACKER) lint-sql
 
 format: $(STAMP) ## apply ruff formatting

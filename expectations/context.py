@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal, TypedDict
 
 import yaml
 
@@ -17,6 +18,7 @@ BARS_FILE = Path(__file__).with_name("bars.yml")
 WORDS: tuple[str, ...] = ("correct", "complete", "clean", "live", "unified", "shared")
 MODES = ("blocking", "warning")
 SCOPES = ("national", "agency")  # what a blocking rule's failure stops (bars.yml, `rules`)
+CodeSet = Literal["databases", "agencies"]  # the code sets of the registry
 
 
 class BarsError(ValueError):
@@ -98,6 +100,14 @@ def _rules(path: Path, word: str, rules: dict) -> dict[str, RuleScope]:
     return scopes
 
 
+class RegistryArgs(TypedDict):
+    """The registry arguments of ExpectColumnValuesToBeInRegistry (SuiteContext.registry)."""
+
+    registry_dir: str
+    code_set: CodeSet
+    registry_sha256: str
+
+
 @dataclass(frozen=True)
 class SuiteContext:
     """The inputs of one gate run's suites."""
@@ -108,7 +118,7 @@ class SuiteContext:
     registry_sha256: str  # of those files, as the suites were built
     database_count: int
 
-    def registry(self, code_set: str) -> dict[str, str]:
+    def registry(self, code_set: CodeSet) -> RegistryArgs:
         """The arguments of ExpectColumnValuesToBeInRegistry for one code set of the registry
         (databases or agencies): where the files are and which version of them judges."""
         return {

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
@@ -28,9 +28,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 from sqlalchemy.dialects import postgresql
 
+from expectations.context import CodeSet
 from r71_tracker.registry import AGENCIES_FILE, DATABASES_FILE, RegistryError, load_registry
-
-CodeSet = Literal["databases", "agencies"]
 
 
 def registry_sha256(seeds_dir: Path) -> str:
@@ -62,7 +61,9 @@ def codes_of_registry_version(seeds_dir: str, code_set: CodeSet, sha256: str) ->
     return _codes(seeds_dir, sha256)[code_set]
 
 
-def in_registry(column, registry_dir: str, code_set: CodeSet, registry_sha256: str):
+def in_registry(
+    column: sa.ColumnElement[Any], registry_dir: str, code_set: CodeSet, registry_sha256: str
+) -> sa.ColumnElement[bool]:
     """SQL condition: the column's value is a code of the registry (one array parameter)."""
     codes = codes_of_registry_version(registry_dir, code_set, registry_sha256)
     return column == sa.any_(sa.literal(codes, postgresql.ARRAY(sa.Text)))

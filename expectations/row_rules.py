@@ -21,7 +21,7 @@ import great_expectations.expectations as gxe
 import sqlalchemy as sa
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.core.metric_function_types import MetricPartialFunctionTypes
-from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+from great_expectations.execution_engine import ExecutionEngine, SqlAlchemyExecutionEngine
 from great_expectations.expectations.expectation import ColumnAggregateExpectation
 from great_expectations.expectations.metrics.column_aggregate_metric_provider import (
     ColumnAggregateMetricProvider,
@@ -145,7 +145,12 @@ class _RowRule(ColumnAggregateExpectation):
 
     breaking_metric: ClassVar[str]
 
-    def _validate(self, metrics: dict, runtime_configuration=None, execution_engine=None):
+    def _validate(
+        self,
+        metrics: dict,
+        runtime_configuration: dict | None = None,
+        execution_engine: ExecutionEngine | None = None,
+    ) -> dict:
         rows, missing = metrics[_ROWS], metrics[_MISSING]
         unexpected = metrics[self.breaking_metric]
         judged = rows - missing

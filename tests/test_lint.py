@@ -1,4 +1,5 @@
-"""Style is enforced by tools, not reviewers: ruff (with Airflow rules), sqlfluff, model names."""
+"""Style is enforced by tools, not reviewers: ruff (with Airflow rules), mypy, sqlfluff, model
+names."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def test_ruff_check_and_format_are_clean():
     assert checked.returncode == 0, checked.stdout
     formatted = _run([str(BIN / "ruff"), "format", "--check", "."])
     assert formatted.returncode == 0, formatted.stdout
+
+
+def test_mypy_is_clean_on_plugins_expectations_and_dags():
+    # What it checks and how strictly: pyproject.toml, [tool.mypy] (the same run as `make lint`).
+    checked = _run([str(BIN / "mypy")])
+    assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-2000:]
 
 
 @pytest.mark.integration

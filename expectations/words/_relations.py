@@ -6,6 +6,7 @@ raw feed file and line (`file_id`/`evidence_file_id` + line) or to the agency it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import great_expectations as gx
@@ -54,7 +55,7 @@ DATABASE_FIELDS = Relation(
 
 
 def word_suite(
-    word: str, relation: Relation, expectations: list[gxe.Expectation]
+    word: str, relation: Relation, expectations: Sequence[gxe.Expectation]
 ) -> gx.ExpectationSuite:
     """One word's suite on one relation, named `<word>.<layer>.<dataset>`."""
     return gx.ExpectationSuite(

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from r71_tracker import database
 from r71_tracker.config import Settings, settings
@@ -52,7 +53,9 @@ def airflow_environment(config: Settings | None = None) -> dict[str, str]:
     return env
 
 
-def airflow_command(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+def airflow_command(
+    args: list[str], env: dict[str, str], **kwargs: Any
+) -> subprocess.CompletedProcess:
     """Run `airflow ARGS` from this virtualenv with the tracker's Airflow environment."""
     airflow = Path(sys.executable).with_name("airflow")
     return subprocess.run([str(airflow), *args], env=env, **kwargs)

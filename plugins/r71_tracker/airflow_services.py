@@ -91,7 +91,7 @@ class Services:
 
 def _schema_version(url: str) -> str | None:
     with psycopg.connect(url) as conn:
-        exists = conn.execute("select to_regclass('public.alembic_version')").fetchone()[0]
+        exists = database.scalar(conn, "select to_regclass('public.alembic_version')")
         if exists is None:
             return None
         row = conn.execute("select version_num from alembic_version").fetchone()
@@ -309,9 +309,12 @@ def record_standalone(config: Settings, env: dict[str, str]) -> None:
     """Called by `tracker airflow-standalone` before it becomes `airflow standalone` (same pid)."""
     folder = services_dir(config.airflow_home)
     folder.mkdir(parents=True, exist_ok=True)
+    me = _proc(os.getpid())
+    if me is None:  # no readable /proc: no process of the services could be told apart either
+        raise ServicesError(f"cannot read /proc/{os.getpid()}/stat: Airflow's services untracked")
     state = {
         "pid": os.getpid(),
-        "start": _proc(os.getpid()).start,
+        "start": me.start,
         "port": int(env["AIRFLOW__API__PORT"]),
         "fingerprint": fingerprint(env),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -322,7 +325,7 @@ def record_standalone(config: Settings, env: dict[str, str]) -> None:
 def running_services(config: Settings) -> dict[str, list[int]]:
     """{service: [pid, start]} of the on-demand services of this home that run."""
     recorded = _recorded(config.airflow_home)
-    return {name: ids for name, ids in recorded.items() if name in SERVICES and _is(*ids)}
+    return {name: ids for name, ids in recorded.items() if name in SERVICES and _is(ids[0], ids[1])}
 
 
 def _active_runs(port: int, home: Path) -> list[str]:
@@ -367,7 +370,7 @@ def _wait_until_healthy(
     deadline = time.monotonic() + timeout
     while True:
         for name, ids in pids.items():
-            if not _is(*ids):
+            if not _is(ids[0], ids[1]):
                 tail = _log_tail(folder / f"{name}.log", 3)
                 raise ServicesError(
                     f"airflow {name} exited while starting (log {folder / f'{name}.log'}): {tail}"
@@ -537,7 +540,7 @@ def service_status(config: Settings | None = None) -> dict:
         "home": str(home),
         "kind": "standalone" if standalone else "on-demand",
         "standalone_pid": standalone.get("pid"),
-        "services": {name: (running.get(name) or [None])[0] for name in SERVICES},
+        "services": {name: running[name][0] if running.get(name) else None for name in SERVICES},
         "port": port,
         "health": _health(port) if port and (running or standalone) else {},
         "logs": str(folder),

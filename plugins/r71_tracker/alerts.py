@@ -17,13 +17,17 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r71_tracker import config
 from r71_tracker.registry import Liaison, RegistryError, load_liaisons
+
+if TYPE_CHECKING:  # psycopg is imported late: not at DAG parse time
+    import psycopg
+    from psycopg.rows import DictRow
 
 LOG = logging.getLogger("r71_tracker.alerts")
 
@@ -71,7 +75,7 @@ def deliver(alert: Alert, url: str | None = None) -> list[str]:
         return _deliver(conn, alert)
 
 
-def _connect(url: str | None):
+def _connect(url: str | None) -> psycopg.Connection:
     from r71_tracker import database  # psycopg: not at DAG parse time
 
     conn = database.connect(url, role=database.GATE_ROLE)  # may append to audit only
@@ -79,7 +83,7 @@ def _connect(url: str | None):
     return conn
 
 
-def _deliver(conn, alert: Alert) -> list[str]:
+def _deliver(conn: psycopg.Connection, alert: Alert) -> list[str]:
     LOG.warning(
         "alert %s to %s: %s (agency %s, dag run %s, gate run %s)",
         alert.kind,
@@ -112,7 +116,7 @@ def _deliver(conn, alert: Alert) -> list[str]:
     return via
 
 
-def _attempt(channel: str, send, alert: Alert) -> str:
+def _attempt(channel: str, send: Callable[[Alert], None], alert: Alert) -> str:
     """`channel` when sent, `<channel>_failed` (logged with its reason) when not."""
     try:
         send(alert)
@@ -174,7 +178,9 @@ def _post_webhook(alert: Alert) -> None:
         response.read()
 
 
-def _raise_once(conn, alert: Alert, already_raised_sql: str, params: tuple) -> bool:
+def _raise_once(
+    conn: psycopg.Connection, alert: Alert, already_raised_sql: str, params: tuple
+) -> bool:
     """Deliver `alert` unless `already_raised_sql` finds it in audit.alerts; True when raised.
 
     The check and the insert share one transaction under an advisory lock on the alert's identity,
@@ -359,7 +365,7 @@ def alert_held_agencies(gate_run_id: str, url: str | None = None) -> list[Alert]
         return raised
 
 
-def _held_row_samples(conn, gate_run_id: str) -> dict[int, list[dict]]:
+def _held_row_samples(conn: psycopg.Connection, gate_run_id: str) -> dict[int, list[dict]]:
     """The gate's sample of offending rows of this run, by feed file."""
     samples: dict[int, list[dict]] = defaultdict(list)
     for (rows,) in conn.execute(
@@ -474,7 +480,8 @@ def late_feeds_task(candidate: dict, dag_run_id: str | None) -> list[str]:
     """The DAG task: the agencies alerted (as XCom), judged as of the run's date."""
     run_date = date.fromisoformat(candidate["run_date"])
     alerted = alert_late_feeds(run_date, dag_run_id, candidate=candidate["candidate"])
-    return [alert.agency_code for alert in alerted]
+    # a late-feed alert always names its agency (a row of agency_feed_freshness)
+    return [alert.agency_code for alert in alerted if alert.agency_code is not None]
 
 
 def _late_agencies(url: str, run_date: date, candidate: str | None) -> list[dict]:
@@ -500,7 +507,7 @@ def _late_agencies(url: str, run_date: date, candidate: str | None) -> list[dict
         return conn.execute(query, (run_date,)).fetchall()
 
 
-def _freshness_schema(conn, candidate: str | None) -> str | None:
+def _freshness_schema(conn: psycopg.Connection[DictRow], candidate: str | None) -> str | None:
     """Where this run's freshness mart is: its candidate, or marts when that is the candidate
     published (the publication names it in the schema's comment), or marts for a CLI call."""
     if candidate is None:
@@ -663,7 +670,7 @@ def notify_blocking_suite_failed(context: dict) -> list[Alert]:
     return alert_blocking_failures_of_dag_run(dag_run_id)
 
 
-def _never_raising(function, context: dict) -> None:
+def _never_raising(function: Callable[[dict], object], context: dict) -> None:
     try:
         function(context)
     except Exception:  # a callback that raises only adds noise to the failure it reports

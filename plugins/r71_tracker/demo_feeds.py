@@ -281,7 +281,8 @@ BAD_ROW_PLAN = (
 )
 
 
-class BadRowExpectation(NamedTuple):
+@dataclass(frozen=True)
+class BadRowExpectation:
     """How many rows the quarantine must hold after loading the demo, in all and by reason."""
 
     count: int
@@ -642,12 +643,20 @@ def _rows_for(plan: DatabasePlan, rng: random.Random) -> list[dict[str, object]]
     return rows
 
 
+def _count(row: Mapping[str, object], name: str) -> int:
+    """A count of a generated row (_Metrics.row_values): always an int before it is spoiled."""
+    value = row[name]
+    if not isinstance(value, int):
+        raise TypeError(f"{name} of a generated row is {value!r}, not a count")
+    return value
+
+
 def _spoil(row: dict[str, object], reason: str) -> list[dict[str, object]]:
     """The row as a careless export would write it; each breaks exactly one contract rule."""
     bad = dict(row)
-    records = int(row["record_count"])
+    records = _count(row, "record_count")
     if reason == "negative_count":
-        bad["records_updated_30d"] = -abs(int(row["records_updated_30d"])) - 12
+        bad["records_updated_30d"] = -abs(_count(row, "records_updated_30d")) - 12
     elif reason == "bad_integer":
         bad["record_count"] = f"{max(records, 1_000):,}"
     elif reason == "updated_exceeds_records":

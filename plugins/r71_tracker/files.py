@@ -18,6 +18,8 @@ import os
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
+
 from r71_tracker import database
 
 WITHDRAW, RESTORE = "withdraw", "restore"
@@ -67,11 +69,6 @@ def current_actor() -> str:
     return named or os_user
 
 
-def _rows(cursor) -> list[dict[str, Any]]:
-    names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def list_files(url: str | None = None, agency: str | None = None) -> list[dict[str, Any]]:
     """Every received file (of `agency`, if given), newest first, with its verdict and whether
     it is withdrawn. Reads as tracker_operator."""
@@ -82,16 +79,16 @@ def list_files(url: str | None = None, agency: str | None = None) -> list[dict[s
             " order by f.received_at desc, f.file_id desc",
             {"agency": agency},
         )
-        return _rows(cursor)
+        return database.dict_rows(cursor)
 
 
-def _file(conn, file_id: int) -> dict[str, Any]:
+def _file(conn: psycopg.Connection, file_id: int) -> dict[str, Any]:
     cursor = conn.execute(
         f"select {_FILE_COLUMNS}, f.sha256, f.size_bytes, f.extra_columns {_FILE_FROM}"
         " where f.file_id = %s",
         (file_id,),
     )
-    rows = _rows(cursor)
+    rows = database.dict_rows(cursor)
     if not rows:
         raise FileNotFound(f"no received file has id {file_id} (tracker files lists them)")
     return rows[0]
@@ -114,7 +111,7 @@ def file_detail(url: str | None, file_id: int) -> dict[str, Any]:
                 (file_id,),
             ).fetchall()
         )
-        detail["events"] = _rows(
+        detail["events"] = database.dict_rows(
             conn.execute(
                 "select event_id, action, actor, reason, acted_at from audit.file_events"
                 " where file_id = %s order by event_id",
@@ -124,7 +121,7 @@ def file_detail(url: str | None, file_id: int) -> dict[str, Any]:
         detail["verdict_gate_run"] = None
         detail["publications"] = []
         if detail["verdict"] is not None:
-            runs = _rows(
+            runs = database.dict_rows(
                 conn.execute(
                     "select run_id, dag_run_id, run_date, success, started_at, finished_at,"
                     " candidate_schema from audit.gate_runs where run_id = %s",
@@ -133,7 +130,7 @@ def file_detail(url: str | None, file_id: int) -> dict[str, Any]:
             )
             detail["verdict_gate_run"] = runs[0] if runs else None
         if detail["verdict"] == "published":
-            detail["publications"] = _rows(
+            detail["publications"] = database.dict_rows(
                 conn.execute(
                     "select p.publication_id, p.gate_run_id, p.dag_run_id, p.run_date,"
                     " p.published_at from audit.publications as p"
@@ -149,7 +146,7 @@ def file_detail(url: str | None, file_id: int) -> dict[str, Any]:
                     },
                 )
             )
-        detail["superseded_by"] = _rows(
+        detail["superseded_by"] = database.dict_rows(
             conn.execute(
                 "select f.file_id, f.original_name, f.received_at, v.decided_at"
                 " from raw.feed_files as f join audit.file_verdicts as v using (file_id)"
@@ -191,11 +188,12 @@ def record_event(
             raise FileActionRefused(
                 f"{name} is not withdrawn: nothing to restore; nothing recorded"
             )
-        event_id, acted_at = conn.execute(
+        event_id, acted_at = database.one_row(
+            conn,
             "insert into audit.file_events (file_id, action, reason, actor)"
             " values (%s, %s, %s, %s) returning event_id, acted_at",
             (file_id, action, reason, actor),
-        ).fetchone()
+        )
     return {
         "event_id": event_id,
         "file_id": file_id,

@@ -21,7 +21,7 @@ import json
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +55,7 @@ def ingest_feed_file(path: str) -> dict:
 def latest_report_date(url: str | None = None) -> date | None:
     """The latest report date loaded, or None when nothing is loaded."""
     with database.connect(url) as conn:
-        return conn.execute("select max(report_date) from raw.status_reports").fetchone()[0]
+        return database.scalar(conn, "select max(report_date) from raw.status_reports")
 
 
 def resolve_run_date(run_date: date | None, url: str | None = None) -> date:
@@ -229,15 +229,17 @@ def publication_as_dict(publication: Publication) -> dict:
 # Airflow task bodies: the DAG file calls these so that it only wires tasks.
 
 
-def run_date_of(logical_date) -> date:
+def run_date_of(logical_date: datetime | None) -> date:
     """The date a DAG run judges: its logical date, else (no logical date) the latest report."""
     if logical_date is not None:
         return date(logical_date.year, logical_date.month, logical_date.day)
     return resolve_run_date(None)
 
 
-def build_task(run_id: str, logical_date) -> dict:
+def build_task(run_id: str | None, logical_date: datetime | None) -> dict:
     """build_models as an Airflow task: the candidate, named by the run, for the next tasks."""
+    if run_id is None:  # Airflow gives every task of a DAG run the run's id
+        raise ValueError("build_task runs as a task of a DAG run: it needs the run's id")
     candidate = build_models(run_date_of(logical_date), run_id)
     return _candidate_as_dict(candidate)
 

@@ -170,7 +170,7 @@ def publish_candidate(
         retired = f"{PUBLISHED_SCHEMA}__retired"
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(retired)))
         for relation in CARRIED_RELATIONS:
-            if conn.execute("select to_regclass(%s)", (f"marts.{relation}",)).fetchone()[0]:
+            if database.scalar(conn, "select to_regclass(%s)", (f"marts.{relation}",)):
                 conn.execute(
                     sql.SQL("alter table {} set schema {}").format(
                         sql.Identifier(PUBLISHED_SCHEMA, relation), sql.Identifier(candidate.schema)
@@ -201,12 +201,13 @@ def publish_candidate(
         )
         held = [agency["agency_code"] for agency in held_agencies(conn)]  # as published
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(database.GATE_ROLE)))
-        publication_id = conn.execute(
+        publication_id = database.scalar(
+            conn,
             "insert into audit.publications (gate_run_id, dag_run_id, run_date, candidate_schema,"
             " files_first_published, held_agencies) values (%s, %s, %s, %s, %s, %s)"
             " returning publication_id",
             (gate_run_id, dag_run_id, candidate.run_date, candidate.schema, len(new_files), held),
-        ).fetchone()[0]
+        )
         conn.cursor().executemany(
             "insert into audit.file_verdicts (file_id, verdict, agency_code, gate_run_id,"
             " dag_run_id) select file_id, 'published', agency_code, %s, %s from raw.feed_files"

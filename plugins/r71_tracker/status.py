@@ -43,8 +43,7 @@ def stage_counts(url: str, as_of: date | None = None, schema: str = "marts") -> 
 def _stage_counts(conn: psycopg.Connection, as_of: date | None, schema: str) -> dict:
     summary = sql.Identifier(schema, "stage_summary")
     if as_of is None:
-        as_of = conn.execute(sql.SQL("select max(status_date) from {}").format(summary))
-        as_of = as_of.fetchone()[0]
+        as_of = database.scalar(conn, sql.SQL("select max(status_date) from {}").format(summary))
         if as_of is None:
             raise StatusUnavailable("nothing is published yet: run `tracker build` first")
     row = conn.execute(
@@ -61,7 +60,7 @@ def _stage_counts(conn: psycopg.Connection, as_of: date | None, schema: str) -> 
         (as_of,),
     ).fetchone()
     if row is None:
-        total = conn.execute("select count(*) from staging.registry_databases").fetchone()[0]
+        total = database.scalar(conn, "select count(*) from staging.registry_databases")
         counts, unreported = (0, 0, total), total
     else:
         total, counts, unreported = row[1], row[2:5], row[5]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import zlib
 
+import psycopg
+
 from r71_tracker import database
 
 MAX_LISTED = 50
@@ -77,7 +79,7 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _verify_bytes(conn, problems: list[str]) -> None:
+def _verify_bytes(conn: psycopg.Connection, problems: list[str]) -> None:
     """Every file (except those over the size limit, stored without bytes) read back and hashed."""
     files = conn.execute(
         "select file_id, original_name, sha256, size_bytes,"

@@ -20,7 +20,7 @@ import functools
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -216,7 +216,7 @@ class FastCsvJudge:
         if mask.all():
             chosen = lines
             set_aside: list[int] = []
-            numbers = range(first_line, first_line + len(lines))
+            numbers: Sequence[int] = range(first_line, first_line + len(lines))
         else:
             rows = np.flatnonzero(mask)
             chosen = [lines[row] for row in rows.tolist()]

@@ -427,7 +427,10 @@ class Loader:
             feed = open_feed(content, report.feed_format)
             context = feed.new_agency_context()
             for result in _judged(feed, self.registry, self._received_day(report), context):
-                (rejections if isinstance(result, RowRejection) else valid).append(result)
+                if isinstance(result, RowRejection):
+                    rejections.append(result)
+                else:
+                    valid.append(result)
             self._account(report, feed, context.file_agency, len(valid), rejections)
         except FileProblem as problem:
             valid, rejections = [], []
@@ -544,7 +547,7 @@ class Loader:
                     existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()
                     if existing is not None:
                         raise _AlreadyReceived(existing)
-                    stored = conn.execute(_HAS_CHUNKS, (report.sha256,)).fetchone()[0]
+                    stored = database.scalar(conn, _HAS_CHUNKS, (report.sha256,))
                     if spool is not None and not stored:
                         self._store_chunks(report, spool)
                 conn.execute(_INSERT_FILE, self._file_params(report))
@@ -671,7 +674,11 @@ class Loader:
                         raise fast_csv.NotFast("a (database, report date) key repeated")
                     seen.add(key)
                 result = validate_record(record, self.registry, received_day, context)
-                (more if isinstance(result, ValidRow) else rejections).append(result)
+                if isinstance(result, ValidRow):
+                    more.append(result)
+                else:  # the status rules (validate_record's default kind): a RowRejection
+                    assert isinstance(result, RowRejection), result
+                    rejections.append(result)
             self._copy_rows(report, more)
             loaded += len(more)
             self._copy_rejected(report, rejections)
@@ -843,7 +850,11 @@ class Loader:
                 if record is None:
                     continue
                 result = validate_record(record, self.registry, received_day, context, repeated)
-                (more if isinstance(result, ValidRow) else rejections).append(result)
+                if isinstance(result, ValidRow):
+                    more.append(result)
+                else:  # the status rules (validate_record's default kind): a RowRejection
+                    assert isinstance(result, RowRejection), result
+                    rejections.append(result)
             self._copy_rows(report, more)
             loaded += len(more)
             self._copy_rejected(report, rejections)
@@ -1009,7 +1020,7 @@ def _clean_rows(
     anti-join on repeated keys, costly per staged row even when empty, is left out without them.
     """
     if notes is None:
-        notes_value = sql.SQL("null::text")
+        notes_value: sql.Composable = sql.SQL("null::text")
     else:
         inner: sql.Composable = sql.Identifier(notes)
         if not all_nfc:

@@ -19,7 +19,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from r71_tracker.feeds import contract
 from r71_tracker.feeds.validation import (
@@ -58,7 +57,7 @@ class RefusedPath(OSError):
         self.detail = detail
 
 
-def open_regular_file(path: Path) -> IO[bytes]:
+def open_regular_file(path: Path) -> io.BufferedReader:
     """Open a feed file for reading, only if it is a regular file: a symbolic link is refused
     without following it (O_NOFOLLOW), a FIFO, socket or device without blocking (O_NONBLOCK,
     then fstat on the very descriptor that is read, so the file cannot be swapped in between)."""
@@ -93,7 +92,9 @@ def _source_size(source: Source) -> int:
     return source.stat().st_size if isinstance(source, Path) else len(source)
 
 
-def _binary_stream(source: Source, feed_format: str) -> IO[bytes]:
+def _binary_stream(
+    source: Source, feed_format: str
+) -> io.BufferedReader | io.BytesIO | gzip.GzipFile:
     raw = open_regular_file(source) if isinstance(source, Path) else io.BytesIO(source)
     return gzip.GzipFile(fileobj=raw, mode="rb") if feed_format.endswith(".gz") else raw
 
@@ -283,11 +284,11 @@ def csv_record(
     location = f"line {line}"
     if fields is not None and not any(value.strip() for value in fields):
         return None
+    if fields is None:
+        return RawRecord(line, location, None, raw_text, f"broken CSV quoting ({error})")
     problem = None
     width = len(columns)
-    if fields is None:
-        problem = f"broken CSV quoting ({error})"
-    elif len(fields) != width:
+    if len(fields) != width:
         problem = f"{len(fields)} fields, the header has {width}"
     elif any("\x00" in value for value in fields):
         problem = "contains a NUL character"

@@ -249,8 +249,8 @@ def _check_counts(values: Mapping[str, object]) -> dict[str, int]:
     for name in contract.INTEGER_FIELDS:
         try:
             counts[name] = parse_integer(values.get(name), name)
-        except RowProblem as problem:
-            problems.append(problem)
+        except RowProblem as error:
+            problems.append(error)
     for reason in ("bad_integer", "negative_count"):
         for problem in problems:
             if problem.reason_code == reason:

@@ -11,6 +11,8 @@ import json
 from datetime import date
 from typing import Any
 
+import psycopg
+
 from r71_tracker import database
 
 _RESULT_COLUMNS = (
@@ -32,7 +34,9 @@ class AuditNotFound(LookupError):
     """No gate run matches what was asked (the message says what was looked for)."""
 
 
-def _runs(conn, run_id: str | None, run_date: date | None) -> list[dict[str, Any]]:
+def _runs(
+    conn: psycopg.Connection, run_id: str | None, run_date: date | None
+) -> list[dict[str, Any]]:
     columns = (
         "run_id, dag_run_id, run_date, code_version, started_at, finished_at, success,"
         " blocking_failures, warnings, data_docs_path"
@@ -47,12 +51,10 @@ def _runs(conn, run_id: str | None, run_date: date | None) -> list[dict[str, Any
         query = f"select {columns} from audit.gate_runs where finished_at = (select"
         query += " max(finished_at) from audit.gate_runs)"
         params = ()
-    cursor = conn.execute(query + " order by finished_at", params)
-    names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return database.dict_rows(conn.execute(query + " order by finished_at", params))
 
 
-def _raw_row(conn, sample: dict[str, Any]) -> dict[str, Any] | None:
+def _raw_row(conn: psycopg.Connection, sample: dict[str, Any]) -> dict[str, Any] | None:
     """The loaded raw row a sample points at (its file and line), as stored."""
     file_id, line = sample.get("file_id"), sample.get("line_number")
     if file_id is None or line is None:
@@ -74,18 +76,15 @@ _EVENTS = (
 )
 
 
-def _event_rows(cursor) -> list[dict[str, Any]]:
-    names = [column.name for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def operator_actions(conn, run: dict[str, Any]) -> list[dict[str, Any]]:
+def operator_actions(conn: psycopg.Connection, run: dict[str, Any]) -> list[dict[str, Any]]:
     """Withdraw/restore events recorded after the previous gate run started, up to this run's
     start: what operators changed between the two runs (a build reads them when it starts)."""
-    previous = conn.execute(
-        "select max(started_at) from audit.gate_runs where started_at < %s", (run["started_at"],)
-    ).fetchone()[0]
-    return _event_rows(
+    previous = database.scalar(
+        conn,
+        "select max(started_at) from audit.gate_runs where started_at < %s",
+        (run["started_at"],),
+    )
+    return database.dict_rows(
         conn.execute(
             _EVENTS + " where (%(previous)s::timestamptz is null or e.acted_at > %(previous)s)"
             " and e.acted_at <= %(started)s order by e.event_id",
@@ -97,7 +96,7 @@ def operator_actions(conn, run: dict[str, Any]) -> list[dict[str, Any]]:
 def file_events(url: str | None = None) -> list[dict[str, Any]]:
     """Every operator's withdraw/restore event (audit.file_events), oldest first."""
     with database.connect(url) as conn:
-        return _event_rows(conn.execute(_EVENTS + " order by e.event_id"))
+        return database.dict_rows(conn.execute(_EVENTS + " order by e.event_id"))
 
 
 def audit_runs(

@@ -195,7 +195,8 @@ def _lean_context(context: AbstractDataContext) -> None:
     bars_on = current is None or current["globally"] or current["metric_calculations"]
     if bars_on or variables.config_variables_file_path:
         variables.progress_bars = ProgressBarsConfig(globally=False)
-        variables.config_variables_file_path = None
+        # GX's setter is annotated `str`, but the variable is Optional (its getter, its schema)
+        variables.config_variables_file_path = None  # type: ignore[assignment]
         variables.save()
 
 
@@ -409,7 +410,8 @@ def _results(outcome: Any, suites: dict[str, Any], severities: dict[str, str]) -
 
 def _unexpected_rows_count(result: ExpectationValidationResult) -> int | None:
     """An UnexpectedRowsExpectation reports its offending row count as the observed value."""
-    if result.expectation_config.type != _UNEXPECTED_ROWS:
+    config = result.expectation_config
+    if config is None or config.type != _UNEXPECTED_ROWS:
         return None
     observed = (result.result or {}).get("observed_value")
     return observed if isinstance(observed, int) else None

@@ -12,7 +12,10 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime
 from pathlib import Path
+
+import psycopg
 
 from r71_tracker import database
 
@@ -37,7 +40,7 @@ _RUN_COLUMNS = (
 )
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if isinstance(value, dict):  # a registry-sized value_set would drown the row
         value = {
             k: f"<{len(v)} values>" if isinstance(v, list) and len(v) > 8 else v
@@ -78,7 +81,7 @@ def page_name(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id) + ".html"
 
 
-def _resolve_run(conn, run_id: str) -> str | None:
+def _resolve_run(conn: psycopg.Connection, run_id: str) -> str | None:
     """A gate run id, or the latest gate run of a DAG run id, or the latest run of all."""
     row = conn.execute(
         "select run_id from audit.gate_runs where run_id = %s or dag_run_id = %s"
@@ -92,10 +95,10 @@ def _resolve_run(conn, run_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _page(conn, run_id: str) -> str:
-    run = conn.execute(
-        f"select {_RUN_COLUMNS} from audit.gate_runs where run_id = %s", (run_id,)
-    ).fetchone()
+def _page(conn: psycopg.Connection, run_id: str) -> str:
+    run = database.one_row(
+        conn, f"select {_RUN_COLUMNS} from audit.gate_runs where run_id = %s", (run_id,)
+    )
     results = conn.execute(
         "select word, severity, suite_name, expectation_type, expectation_kwargs,"
         " expectation_notes, success, observed_value, unexpected_count, unexpected_rows"
@@ -132,7 +135,9 @@ def _page(conn, run_id: str) -> str:
     return _html(f"Quality gate run {run_id}", body)
 
 
-def _outcome(conn, run_id: str, candidate: str | None, national: int, success: bool) -> list[str]:
+def _outcome(
+    conn: psycopg.Connection, run_id: str, candidate: str | None, national: int, success: bool
+) -> list[str]:
     """What the run did to what people read: published, or not (and why), in both languages."""
     published = conn.execute(
         "select published_at from audit.publications where gate_run_id = %s", (run_id,)
@@ -161,7 +166,7 @@ def _outcome(conn, run_id: str, candidate: str | None, national: int, success: b
     return [f"<p>{text}{where}</p>"]
 
 
-def _held_files(conn, run_id: str) -> list[str]:
+def _held_files(conn: psycopg.Connection, run_id: str) -> list[str]:
     """The files this run held, each with its agency, rule and failing rows."""
     rows = conn.execute(
         "select v.agency_code, v.file_id, f.original_name, v.reason from audit.file_verdicts v"
@@ -184,7 +189,7 @@ def _held_files(conn, run_id: str) -> list[str]:
     ]
 
 
-def _operator_actions(conn, started) -> list[str]:
+def _operator_actions(conn: psycopg.Connection, started: datetime) -> list[str]:
     """Withdraw/restore events between the previous gate run and this one."""
     from r71_tracker.quality.audit import operator_actions
 
