@@ -2,7 +2,8 @@
 
 The server is the embedded one under .local/ (started if needed) or the one named by
 TRACKER_DATABASE_URL. Each test session gets a fresh database (TRACKER_TEST_DATABASE, default
-`tracker_test`) so tests never touch the data of `make demo`.
+`tracker_test`, suffixed with the worker's id under pytest-xdist) so tests never touch the data of
+`make demo` nor each other's.
 """
 
 from __future__ import annotations
@@ -142,10 +143,20 @@ def clean_raw(tracker_db_url: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Airflow reads its settings when first imported: point it at a private home, no examples."""
+    """Each xdist worker gets databases and an Airflow home of its own (names suffixed with its
+    id); the controller starts the embedded server once, before the workers exist. Airflow reads
+    its settings when first imported: point it at a private home, no examples."""
     from r71_tracker.config import settings
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # set by pytest-xdist in its workers
+    if worker:
+        base = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test")
+        os.environ["TRACKER_TEST_DATABASE"] = f"{base}_{worker}"
+    elif getattr(config.option, "numprocesses", None):
+        database.tracker_url()
     local = settings().local_dir
-    os.environ.setdefault("AIRFLOW_HOME", str(local / "airflow_test"))
+    os.environ.setdefault(
+        "AIRFLOW_HOME", str(local / f"airflow_test{'_' + worker if worker else ''}")
+    )
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(settings().project_root / "dags"))

@@ -27,10 +27,10 @@ def airflow_environment(config: Settings | None = None) -> dict[str, str]:
     env.update(
         {
             "AIRFLOW_HOME": str(config.airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(config.project_root / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(config.dags_dir),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.project_root / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "r71_tracker.airflow_executor.TrackerLocalExecutor",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
             # psycopg 3 also serves Airflow's async engine (no asyncpg needed).
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,13 @@ class DagRunOutcome:
     run_id: str = ""
     url: str = ""  # the run in the Airflow UI
     advice: str = ""  # for a failed run: what to do next
+    task_seconds: dict[str, float] = field(default_factory=dict)  # by task id (mapped: summed)
 
 
-def _wait_for_dag(api: AirflowApi) -> dict:
+def _wait_for_dag(api: AirflowApi, dag_id: str) -> dict:
     deadline = time.monotonic() + DAG_WAIT_S
     while True:
-        response = api.request("GET", f"/api/v2/dags/{DAG_ID}")
+        response = api.request("GET", f"/api/v2/dags/{dag_id}")
         if response.status_code == 200:
             return response.json()
         if time.monotonic() > deadline:
@@ -81,54 +82,61 @@ def _wait_for_dag(api: AirflowApi) -> dict:
                 for error in errors
             )
             raise ServicesError(
-                f"the dag-processor did not register {DAG_ID} within {DAG_WAIT_S:.0f} s"
+                f"the dag-processor did not register {dag_id} within {DAG_WAIT_S:.0f} s"
                 + (f" (import errors: {detail})" if detail else "")
             )
         time.sleep(POLL_S)
 
 
-def ready(config: Settings | None = None, echo: Echo | None = None) -> Services:
+def ready(
+    config: Settings | None = None, echo: Echo | None = None, *, dag_id: str = DAG_ID
+) -> Services:
     """The Airflow services of this home up, the DAG registered and unpaused."""
     config = config or settings()
     services = ensure_services(config, echo)
     with AirflowApi(services.api_url, config.airflow_home) as api:
-        if _wait_for_dag(api)["is_paused"]:
+        if _wait_for_dag(api, dag_id)["is_paused"]:
             # Harmless on the on-demand services (no scheduled runs); `make airflow` schedules it.
-            api.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+            api.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
     return services
 
 
-def _run_path(run_id: str) -> str:
-    return f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+def _run_path(dag_id: str, run_id: str) -> str:
+    return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
 
 
-def _trigger(api: AirflowApi, logical: datetime) -> tuple[dict, str]:
+def _trigger(
+    api: AirflowApi, dag_id: str, logical: datetime, conf: dict | None = None
+) -> tuple[dict, str]:
     """The run of `logical`: triggered, cleared to run again, or the one already in progress."""
     stamp = logical.isoformat()
     runs = api.get(
-        f"/api/v2/dags/{DAG_ID}/dagRuns",
+        f"/api/v2/dags/{dag_id}/dagRuns",
         params={"logical_date_gte": stamp, "logical_date_lte": stamp, "limit": 1},
     )["dag_runs"]
     if not runs:
-        body = {"logical_date": stamp, "conf": {}, "note": "tracker run"}
-        return api.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json=body), "triggered"
+        body = {"logical_date": stamp, "conf": conf or {}, "note": "tracker run"}
+        return api.post(f"/api/v2/dags/{dag_id}/dagRuns", json=body), "triggered"
     run = runs[0]
     if run["state"] in ("queued", "running"):
         return run, f"already {run['state']}: following it"
     api.post(
-        f"{_run_path(run['dag_run_id'])}/clear",
+        f"{_run_path(dag_id, run['dag_run_id'])}/clear",
         json={"dry_run": False, "only_failed": False, "run_on_latest_version": True},
     )
-    return api.get(_run_path(run["dag_run_id"])), f"{run['state']} before: cleared to run again"
+    cleared = api.get(_run_path(dag_id, run["dag_run_id"]))
+    return cleared, f"{run['state']} before: cleared to run again"
 
 
-def _task_instances(api: AirflowApi, run_id: str, since: datetime | None = None) -> list[dict]:
+def _task_instances(
+    api: AirflowApi, dag_id: str, run_id: str, since: datetime | None = None
+) -> list[dict]:
     """The run's task instances (mapped ones included), or those changed since `since`."""
     found: list[dict] = []
     changed = {"updated_at_gte": since.isoformat()} if since else {}
     while True:
         page = api.get(
-            f"{_run_path(run_id)}/taskInstances",
+            f"{_run_path(dag_id, run_id)}/taskInstances",
             params={"limit": 100, "offset": len(found), "order_by": "map_index", **changed},
         )
         found += page["task_instances"]
@@ -160,7 +168,12 @@ def _ended_line(ti: dict) -> str:
 
 
 def _follow(
-    api: AirflowApi, run_id: str, config: Settings, services: Services, say: Echo
+    api: AirflowApi,
+    dag_id: str,
+    run_id: str,
+    config: Settings,
+    services: Services,
+    say: Echo,
 ) -> tuple[dict, list[dict]]:
     """Poll the run until it ends; print each task instance once as it ends."""
     printed: set[tuple] = set()
@@ -179,16 +192,16 @@ def _follow(
     changed_since = None  # after the first poll, only what changed (a light request)
     while True:
         polled_at = datetime.now(UTC)
-        run = api.get(_run_path(run_id))
+        run = api.get(_run_path(dag_id, run_id))
         if run["state"] in ("success", "failed"):
-            tis = _task_instances(api, run_id)
+            tis = _task_instances(api, dag_id, run_id)
             show(tis)
             return run, tis
-        show(_task_instances(api, run_id, changed_since))
+        show(_task_instances(api, dag_id, run_id, changed_since))
         changed_since = polled_at - timedelta(seconds=10)
         if run["state"] == "queued" and not told_queued and time.monotonic() - began > 5:
             told_queued = True
-            active = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns", params={"state": ["running"]})
+            active = api.get(f"/api/v2/dags/{dag_id}/dagRuns", params={"state": ["running"]})
             others = [r["dag_run_id"] for r in active["dag_runs"] if r["dag_run_id"] != run_id]
             if others:
                 say(f"  queued behind {', '.join(others)} (max_active_runs=1)")
@@ -235,10 +248,10 @@ def _error_lines(content: list[Any]) -> list[str]:
     return found
 
 
-def _task_log(api: AirflowApi, run_id: str, ti: dict) -> list[Any]:
+def _task_log(api: AirflowApi, dag_id: str, run_id: str, ti: dict) -> list[Any]:
     response = api.request(
         "GET",
-        f"{_run_path(run_id)}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}",
+        f"{_run_path(dag_id, run_id)}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}",
         params={"map_index": ti["map_index"], "full_content": "true"},
         headers={"Accept": "application/json"},
     )
@@ -275,7 +288,12 @@ def _advice(
 
 
 def run_dag_once(
-    run_date: date | None, config: Settings | None = None, *, echo: Echo | None = None
+    run_date: date | None,
+    config: Settings | None = None,
+    *,
+    echo: Echo | None = None,
+    dag_id: str = DAG_ID,
+    conf: dict | None = None,
 ) -> DagRunOutcome:
     """One run of the tracker DAG for logical date `run_date` (default: now) through Airflow's
     scheduler; prints each task as it ends (to `echo`, default stdout) and waits for the end."""
@@ -286,7 +304,7 @@ def run_dag_once(
         else datetime.now(UTC)
     )
     label = logical.date().isoformat()
-    log_path = config.airflow_home / "runs" / f"{DAG_ID}_{label}_{time.time_ns()}.log"
+    log_path = config.airflow_home / "runs" / f"{dag_id}_{label}_{time.time_ns()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
 
@@ -295,22 +313,22 @@ def run_dag_once(
             log.write(line + "\n")
             log.flush()
 
-        services = ready(config, say)
+        services = ready(config, say, dag_id=dag_id)
         with AirflowApi(services.api_url, config.airflow_home) as api:
             with home_lock(config.airflow_home, "trigger"):  # one decision per date at a time
-                run, how = _trigger(api, logical)
+                run, how = _trigger(api, dag_id, logical, conf)
             run_id = run["dag_run_id"]
-            url = f"{services.ui_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+            url = f"{services.ui_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
             say(f"DAG run {run_id} ({how}): {url}")
             try:
-                run, tis = _follow(api, run_id, config, services, say)
+                run, tis = _follow(api, dag_id, run_id, config, services, say)
             except KeyboardInterrupt:
                 say(f"stopped waiting; the run goes on in Airflow: {url}")
                 raise
             failed = [ti for ti in tis if ti["state"] == "failed"]
             failures = []
             for ti in failed:
-                content = _task_log(api, run_id, ti)
+                content = _task_log(api, dag_id, run_id, ti)
                 errors = _error_lines(content) or ["(no exception in its log)"]
                 failures += [f"{_label(ti)}: {error}" for error in errors]
                 log.write(f"\n--- log of {_label(ti)}, try {ti['try_number']} ---\n")
@@ -326,4 +344,7 @@ def run_dag_once(
         advice = "" if succeeded else _advice(failed, run_id, run_date, url, failures)
         if advice:
             log.write(f"\n{advice}\n")
-    return DagRunOutcome(succeeded, label, log_path, failures, run_id, url, advice)
+    task_seconds: dict[str, float] = {}
+    for ti in tis:
+        task_seconds[ti["task_id"]] = task_seconds.get(ti["task_id"], 0.0) + (_seconds(ti) or 0.0)
+    return DagRunOutcome(succeeded, label, log_path, failures, run_id, url, advice, task_seconds)

@@ -249,7 +249,7 @@ def code_version(config: Settings) -> str:
     services started before the code changed restart, so tasks never run code they imported
     earlier and the api-server serves the current plugins."""
     digest = hashlib.sha256()
-    for folder in (config.project_root / "dags", config.project_root / "plugins"):
+    for folder in (config.dags_dir, config.project_root / "plugins"):
         for path in sorted(folder.rglob("*.py")):
             stat = path.stat()
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

@@ -477,7 +477,10 @@ def alert_late_feeds(
 
 
 def late_feeds_task(candidate: dict, dag_run_id: str | None) -> list[str]:
-    """The DAG task: the agencies alerted (as XCom), judged as of the run's date."""
+    """The DAG task: the agencies alerted (as XCom), judged as of the run's date. None when
+    nothing changed since the last publication: its run judged this date and raised its alerts."""
+    if candidate.get("unchanged_since"):
+        return []
     run_date = date.fromisoformat(candidate["run_date"])
     alerted = alert_late_feeds(run_date, dag_run_id, candidate=candidate["candidate"])
     # a late-feed alert always names its agency (a row of agency_feed_freshness)

@@ -55,7 +55,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     run_date = pipeline.resolve_run_date(args.date)
     run_id = args.run_id or f"cli__{run_date.isoformat()}__{uuid.uuid4().hex[:8]}"
     print(f"dbt build of the candidate for {run_date} (run {run_id}) ...", flush=True)
-    candidate = pipeline.build_models(run_date, run_id)
+    candidate = pipeline.build_models(run_date, run_id, full=args.full or None)
+    if candidate.unchanged_since is not None:
+        print(
+            f"nothing changed since the publication of gate run {candidate.unchanged_since}"
+            " (same run date, dbt project and files): it stands; `--full` builds again"
+        )
+        return 0
     late = alerts.alert_late_feeds(run_date, candidate=candidate.schema)  # once per agency, date
     if late:
         print(f"late feeds alerted: {', '.join(alert.agency_code or '?' for alert in late)}")
@@ -361,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="dbt build + quality gate on what is loaded")
     build.add_argument("--date", type=_date, help="the run's date (default: latest report date)")
     build.add_argument("--run-id", help="id recorded with the gate's results")
+    build.add_argument(
+        "--full",
+        action="store_true",
+        help="build even when nothing changed, with every dbt test (unit, staging, intermediate)",
+    )
     build.set_defaults(handler=cmd_build)
 
     audit = commands.add_parser(

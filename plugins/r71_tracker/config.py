@@ -96,6 +96,7 @@ class Settings:
     published_dir: Path
     database_url: str | None
     registry_dir: Path  # TRACKER_SEEDS_DIR: the registry ingest validates against
+    dags_dir: Path  # TRACKER_DAGS_DIR: the DAG folder Airflow's services parse (default dags/)
     max_feed_bytes_text: str | None = None  # TRACKER_MAX_FEED_BYTES as set
     freshness_max_age_days_text: str | None = None  # TRACKER_FRESHNESS_MAX_AGE_DAYS as set
 
@@ -154,6 +155,7 @@ def settings() -> Settings:
         published_dir=_path("TRACKER_PUBLISHED_DIR", root / "data" / "published"),
         database_url=os.environ.get("TRACKER_DATABASE_URL") or None,
         registry_dir=_path("TRACKER_SEEDS_DIR", root / "dbt_project" / "seeds"),
+        dags_dir=_path("TRACKER_DAGS_DIR", root / "dags"),
         max_feed_bytes_text=os.environ.get("TRACKER_MAX_FEED_BYTES"),
         freshness_max_age_days_text=os.environ.get("TRACKER_FRESHNESS_MAX_AGE_DAYS"),
     )

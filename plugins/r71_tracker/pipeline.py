@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
@@ -34,6 +35,8 @@ from r71_tracker.publication import Candidate, warehouse_lock
 
 if TYPE_CHECKING:
     from r71_tracker.quality.gate import GateResult
+
+LOG = logging.getLogger(__name__)
 
 
 def find_new_feed_files() -> list[str]:
@@ -68,18 +71,31 @@ def resolve_run_date(run_date: date | None, url: str | None = None) -> date:
     return latest
 
 
-def build_models(run_date: date, run_id: str) -> Candidate:
+def build_models(run_date: date, run_id: str, *, full: bool | None = None) -> Candidate:
     """Write–audit–publish, step 1: dbt build (seeds, models, tests) of the run's candidate.
 
     The candidate reads the files received when it starts (frozen list); files committed later
-    wait for the next build. Nothing people read changes here.
+    wait for the next build. Nothing people read changes here. When the candidate would be built
+    from exactly what the last publication was (same run date, project and files), it is dropped
+    and returned with `unchanged_since` set: that publication stands, and nothing is built,
+    judged or published. `full` (`tracker build --full`) always builds, with every dbt test; None
+    lets `transform.build` choose the daily or the full build.
     """
     from r71_tracker import transform
 
     url = database.tracker_url()
     with warehouse_lock(url):
         candidate = publication.prepare_candidate(url, run_id, run_date)
-        transform.build(url, run_date, candidate.schema)
+        standing = None if full else publication.publication_standing(url, candidate)
+        if standing is not None:
+            publication.drop_candidate(url, candidate)
+            LOG.info(
+                "nothing changed since the publication of gate run %s (same run date, dbt"
+                " project and files): it stands; nothing to build, judge or publish",
+                standing,
+            )
+            return dataclasses.replace(candidate, unchanged_since=standing)
+        transform.build(url, run_date, candidate.schema, full=full or None)
     return candidate
 
 
@@ -164,12 +180,17 @@ def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = Non
     with warehouse_lock(url):
         publication.publish_candidate(url, candidate, gate_run_id, dag_run_id)
         transform.snapshot(url, candidate.run_date)
-        return write_outputs(gate_run_id, candidate.run_date, locked=True)
+        return write_outputs(gate_run_id, candidate.run_date, locked=True, daily=True)
 
 
-def write_outputs(run_id: str, run_date: date, *, locked: bool = False) -> Publication:
+def write_outputs(
+    run_id: str, run_date: date, *, locked: bool = False, daily: bool = False
+) -> Publication:
     """Write the dashboard, the dbt docs site, the gate's run pages and report, the GX Data Docs
-    and the stage summary, all from the published marts and the audit trail."""
+    and the stage summary, all from the published marts and the audit trail.
+
+    `daily` (a publication): the dbt docs site is generated again only when the project changed.
+    """
     from r71_tracker import status, transform
     from r71_tracker.dashboard import write_dashboard
     from r71_tracker.quality import gate
@@ -180,7 +201,9 @@ def write_outputs(run_id: str, run_date: date, *, locked: bool = False) -> Publi
     published = config.published_dir
     published.mkdir(parents=True, exist_ok=True)
     with contextlib.nullcontext() if locked else warehouse_lock(url):
-        dbt_docs = transform.generate_docs(url, published / "dbt_docs")
+        dbt_docs = transform.generate_docs(
+            url, published / "dbt_docs", only_if_project_changed=daily
+        )
         report = write_validation_report(url, run_id, published / "validation_report.html")
         runs_index = write_run_reports(url, published / "quality_runs")
         gate.build_data_docs(url)
@@ -246,24 +269,27 @@ def build_task(run_id: str | None, logical_date: datetime | None) -> dict:
 
 def quality_gate_task(candidate: dict) -> dict:
     """The gate as an Airflow task: a failed national rule fails the run at once (data does not
-    heal on retry); held agencies and warnings are logged and the run goes on."""
-    import logging
-
-    from airflow.sdk.exceptions import AirflowFailException
+    heal on retry); held agencies and warnings are logged and the run goes on. Skipped (and so
+    the publication too) when nothing changed since the last publication."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from r71_tracker.quality.gate import GateFailed
 
     judged = _candidate_of(candidate)
+    if judged.unchanged_since is not None:
+        raise AirflowSkipException(
+            f"nothing changed since the publication of gate run {judged.unchanged_since}:"
+            " it stands, nothing to judge or publish"
+        )
     try:
         result = run_quality_gate(judged, dag_run_id=judged.run_id)
     except GateFailed as failure:
         raise AirflowFailException(failure_line(failure.result, judged.run_date)) from None
-    log = logging.getLogger(__name__)
     for warning in result.warnings:
-        log.warning("quality warning: %s", warning)
+        LOG.warning("quality warning: %s", warning)
     held = held_summary(result)
     if held:
-        log.warning("held agencies: %s", held)
+        LOG.warning("held agencies: %s", held)
     return {"gate_run_id": result.run_id, "warnings": result.warnings, **candidate}
 
 
@@ -308,8 +334,14 @@ def _candidate_as_dict(candidate: Candidate) -> dict:
         "candidate": candidate.schema,
         "run_id": candidate.run_id,
         "run_date": candidate.run_date.isoformat(),
+        "unchanged_since": candidate.unchanged_since,
     }
 
 
 def _candidate_of(values: dict) -> Candidate:
-    return Candidate(values["candidate"], values["run_id"], date.fromisoformat(values["run_date"]))
+    return Candidate(
+        values["candidate"],
+        values["run_id"],
+        date.fromisoformat(values["run_date"]),
+        values.get("unchanged_since"),
+    )

@@ -18,6 +18,7 @@ gate's role.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class Candidate:
     schema: str
     run_id: str
     run_date: date
+    # The gate run of the publication that stands when nothing changed (see publication_standing):
+    # the candidate was dropped, nothing is built, judged or published.
+    unchanged_since: str | None = None
 
     @property
     def work_schema(self) -> str:
@@ -110,6 +114,43 @@ def prepare_candidate(url: str, run_id: str, run_date: date) -> Candidate:
         )
         _drop_old_candidates(conn, keep={candidate.schema})
     return candidate
+
+
+def inputs_digest(conn: psycopg.Connection, candidate: Candidate) -> str:
+    """A hash of everything a candidate's marts are built from: its run date, the dbt project and
+    vars, and the files its frozen list includes."""
+    files = sql.Identifier(candidate.work_schema, "file_states")
+    included = conn.execute(
+        sql.SQL("select file_id from {} where is_included order by file_id").format(files)
+    ).fetchall()
+    inputs = {
+        "run_date": candidate.run_date.isoformat(),
+        "project": transform.project_digest(),
+        "vars": transform.dbt_vars(),
+        "files": [file_id for (file_id,) in included],
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def publication_standing(url: str, candidate: Candidate) -> str | None:
+    """The gate run of the last publication when this candidate, just prepared, would be built
+    from exactly the same inputs (same run date, project and included files): its marts are the
+    ones published, so the run has nothing to build, judge or publish. None otherwise."""
+    with psycopg.connect(url) as conn:
+        last = conn.execute(
+            "select gate_run_id, inputs_sha256 from audit.publications"
+            " order by publication_id desc limit 1"
+        ).fetchone()
+        if last is None or last[1] is None or not _schema_exists(conn, PUBLISHED_SCHEMA):
+            return None
+        return last[0] if last[1] == inputs_digest(conn, candidate) else None
+
+
+def drop_candidate(url: str, candidate: Candidate) -> None:
+    """Drop a candidate that will not be built (and its work schema)."""
+    with psycopg.connect(url) as conn:
+        for schema in (candidate.schema, candidate.work_schema):
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
 def exclude_files(url: str, candidate: Candidate, states: dict[int, str]) -> None:
@@ -167,6 +208,7 @@ def publish_candidate(
         if not _schema_exists(conn, candidate.schema):
             raise PublicationRefused(f"candidate {candidate.schema} no longer exists")
         new_files = new_file_ids(conn, candidate)
+        inputs = inputs_digest(conn, candidate)
         retired = f"{PUBLISHED_SCHEMA}__retired"
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(retired)))
         for relation in CARRIED_RELATIONS:
@@ -204,9 +246,17 @@ def publish_candidate(
         publication_id = database.scalar(
             conn,
             "insert into audit.publications (gate_run_id, dag_run_id, run_date, candidate_schema,"
-            " files_first_published, held_agencies) values (%s, %s, %s, %s, %s, %s)"
-            " returning publication_id",
-            (gate_run_id, dag_run_id, candidate.run_date, candidate.schema, len(new_files), held),
+            " files_first_published, held_agencies, inputs_sha256)"
+            " values (%s, %s, %s, %s, %s, %s, %s) returning publication_id",
+            (
+                gate_run_id,
+                dag_run_id,
+                candidate.run_date,
+                candidate.schema,
+                len(new_files),
+                held,
+                inputs,
+            ),
         )
         conn.cursor().executemany(
             "insert into audit.file_verdicts (file_id, verdict, agency_code, gate_run_id,"

@@ -7,6 +7,7 @@ imported inside the functions: importing it costs seconds and must never happen 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,9 +17,26 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 from r71_tracker import database
 from r71_tracker.config import settings
 
+# Every candidate is built under this name (then renamed back): see _built_under_fixed_name.
+BUILD_SCHEMA = "build__candidate"
+# A candidate's daily build runs the data tests of the marts, which people read; the full build
+# also runs the unit tests (they judge the SQL, so they run whenever the project changed) and the
+# data tests of the registry seeds, staging and intermediate models (the history behind the marts),
+# on the run whose date is a Monday and whenever the project changed since the last full build.
+DAILY_BUILD_EXCLUDES = (
+    "test_type:unit",
+    "test_type:data,path:models/staging",
+    "test_type:data,path:models/intermediate",
+    "test_type:data,path:seeds",
+    "test_type:data,path:tests/seeds",
+)
+FULL_BUILD_WEEKDAY = 0  # Monday
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 _MAX_MESSAGE_CHARS = 160
 
@@ -80,12 +98,21 @@ def _failure_message(command: str, result: Any) -> str:
     return f"dbt {command} failed on {len(failures)} node(s): " + "; ".join(failures)
 
 
-def run_dbt(args: list[str], url: str) -> None:
-    """Run one dbt command against `url` with the project's dirs; raise DbtFailed on failure."""
+def run_dbt(
+    args: list[str], url: str, *, run_date: date | None = None, target_dir: Path | None = None
+) -> None:
+    """Run one dbt command against `url` with the project's dirs; raise DbtFailed on failure.
+
+    `run_date` reaches the models as TRACKER_RUN_DATE (unset: the environment's, normally none,
+    which judges the latest report loaded). It is an environment variable rather than a dbt var
+    because dbt re-parses the whole project whenever its vars change, and only the files that
+    read an environment variable when its value changes: keeping the vars of a target dir the
+    same from run to run keeps dbt's partial parsing.
+    """
     from dbt.cli.main import dbtRunner
 
     config = settings()
-    target_dir = config.dbt_target_dir
+    target_dir = target_dir or config.dbt_target_dir
     target_dir.mkdir(parents=True, exist_ok=True)
     full_args = [
         *args,
@@ -98,36 +125,110 @@ def run_dbt(args: list[str], url: str) -> None:
         "--log-path",
         str(target_dir / "logs"),
     ]
-    with _environment(dbt_env(url)):
+    environment = dbt_env(url)
+    if run_date is not None:
+        environment["TRACKER_RUN_DATE"] = run_date.isoformat()
+    with _environment(environment):
         result = dbtRunner().invoke(full_args)
     if not result.success:
         raise DbtFailed(_failure_message(args[0] if args else "", result))
 
 
-def build(url: str, run_date: date | None, candidate: str | None = None) -> None:
+def build(
+    url: str, run_date: date | None, candidate: str | None = None, *, full: bool | None = None
+) -> bool:
     """`dbt build`: seeds, models, unit and data tests, judging `run_date` (latest report if None).
 
     With `candidate` (the pipeline's write-audit-publish builds) the models are written to that
     candidate schema and its work schema (`<candidate>__work`, which must hold the build's frozen
     `file_states`), never to `marts`; the snapshot is left out (it records publications and runs
-    after one, `snapshot`). Without it, dbt writes `staging` and `marts` directly (tests, the
-    dbt benchmark) from the live `raw.file_states`.
+    after one, `snapshot`). A candidate's build is the daily one (DAILY_BUILD_EXCLUDES) unless
+    `full`, or, when `full` is None, unless a full build is due (`full_build_due`). Without a
+    candidate, dbt writes `staging` and `marts` directly (tests, the dbt benchmark) from the live
+    `raw.file_states`, always in full. Returns whether the build was full.
 
     Seeds are reloaded without --full-refresh: the registry CSV columns are a fixed interface, so
     dbt's truncate-and-insert keeps the tables (and the views depending on them) in place. The
     freshness limit goes along so the agency lateness mart and the quality gate judge alike.
     """
-    dbt_vars = _run_vars(run_date)
-    args = ["build"]
-    if candidate is not None:
-        dbt_vars |= {"candidate_schema": candidate, "file_states_schema": work_schema(candidate)}
-        args += ["--exclude", "resource_type:snapshot"]
-    run_dbt([*args, "--vars", json.dumps(dbt_vars)], url)
+    if candidate is None:
+        run_dbt(["build", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
+        return True
+    target_dir = settings().dbt_target_dir / "candidates"
+    project = project_digest()
+    if full is None:
+        full = full_build_due(run_date, target_dir, project)
+    build_vars = dbt_vars() | {
+        "candidate_schema": BUILD_SCHEMA,
+        "file_states_schema": work_schema(BUILD_SCHEMA),
+    }
+    excluded = ["resource_type:snapshot", *([] if full else DAILY_BUILD_EXCLUDES)]
+    args = ["build", "--exclude", *excluded, "--vars", json.dumps(build_vars)]
+    with _built_under_fixed_name(url, candidate):
+        run_dbt(args, url, run_date=run_date, target_dir=target_dir)
+    if full:
+        (target_dir / _FULL_BUILD_STAMP).write_text(project, encoding="utf-8")
+    return full
+
+
+_FULL_BUILD_STAMP = "full-build-project.sha256"
+
+
+def full_build_due(run_date: date | None, target_dir: Path, project: str) -> bool:
+    """A candidate's full build is due on a Monday's run and when the project (models, tests,
+    seeds, macros, settings) changed since the last full build of this deployment."""
+    if run_date is not None and run_date.weekday() == FULL_BUILD_WEEKDAY:
+        return True
+    stamp = target_dir / _FULL_BUILD_STAMP
+    return not stamp.is_file() or stamp.read_text(encoding="utf-8") != project
+
+
+def project_digest() -> str:
+    """A hash of the dbt project's own files (what a build runs), not of its outputs."""
+    root = settings().dbt_project_dir
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in ("target", "logs", "dbt_packages") or not path.is_file():
+            continue
+        digest.update(f"{relative.as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def _built_under_fixed_name(url: str, candidate: str) -> Iterator[None]:
+    """The candidate's schemas renamed to BUILD_SCHEMA (and its work schema) for a build.
+
+    Every candidate has a name of its own, but dbt writes the schema of every model into its
+    parsed project: building each one under the same name keeps dbt's vars, and so its partial
+    parsing, the same from run to run. The caller holds the warehouse lock, so a schema already
+    under the fixed name is what a killed build left behind and is dropped.
+    """
+    names = [(candidate, BUILD_SCHEMA), (work_schema(candidate), work_schema(BUILD_SCHEMA))]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _own, fixed in names:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(fixed)))
+        _rename(conn, names)
+        try:
+            yield
+        finally:
+            _rename(conn, [(fixed, own) for own, fixed in names])
+
+
+def _rename(conn: psycopg.Connection, names: list[tuple[str, str]]) -> None:
+    with conn.transaction():
+        for old, new in names:
+            conn.execute(
+                sql.SQL("alter schema {} rename to {}").format(
+                    sql.Identifier(old), sql.Identifier(new)
+                )
+            )
 
 
 def snapshot(url: str, run_date: date | None) -> None:
     """`dbt snapshot` of the published marts: what this publication showed, kept as history."""
-    run_dbt(["snapshot", "--vars", json.dumps(_run_vars(run_date))], url)
+    run_dbt(["snapshot", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
 
 
 def work_schema(candidate: str) -> str:
@@ -135,17 +236,46 @@ def work_schema(candidate: str) -> str:
     return f"{candidate}__work"
 
 
-def _run_vars(run_date: date | None) -> dict[str, object]:
-    dbt_vars: dict[str, object] = {"freshness_max_age_days": settings().freshness_max_age_days}
-    if run_date is not None:
-        dbt_vars["run_date"] = run_date.isoformat()
-    return dbt_vars
+def dbt_vars() -> dict[str, object]:
+    """dbt vars of every command: the same from run to run (see `run_dbt`)."""
+    return {"freshness_max_age_days": settings().freshness_max_age_days}
 
 
-def generate_docs(url: str, out_dir: Path) -> Path:
-    """Build the dbt docs site as one self-contained page (opens from file://); return its path."""
-    run_dbt(["docs", "generate", "--static"], url)
+def generate_docs(url: str, out_dir: Path, *, only_if_project_changed: bool = False) -> Path:
+    """Build the dbt docs site as one self-contained page (opens from file://); return its path.
+
+    With `only_if_project_changed` (a publication, right after the snapshot has parsed the
+    project) the page is kept when the parsed project is the one it was generated from: the docs
+    describe the models and their lineage, not the day's rows, and generating them costs a parse
+    and a catalog query of every relation.
+    """
+    config = settings()
+    page, stamp = out_dir / "index.html", out_dir / ".manifest-sha256"
+    parsed = _manifest_digest(config.dbt_target_dir)  # the project as the last command parsed it
+    if only_if_project_changed and page.is_file() and stamp.is_file():
+        if parsed and stamp.read_text(encoding="utf-8") == parsed:
+            return page
+    run_dbt(["docs", "generate", "--static", "--vars", json.dumps(dbt_vars())], url)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page = out_dir / "index.html"
-    shutil.copyfile(settings().dbt_target_dir / "static_index.html", page)
+    shutil.copyfile(config.dbt_target_dir / "static_index.html", page)
+    stamp.write_text(parsed, encoding="utf-8")
     return page
+
+
+def _manifest_digest(target_dir: Path) -> str:
+    """A hash of the parsed project in `target_dir`, without what changes on every parse."""
+    path = target_dir / "manifest.json"
+    if not path.is_file():
+        return ""
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.pop("metadata", None)
+
+    def stable(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: stable(item) for key, item in value.items() if key != "created_at"}
+        if isinstance(value, list):
+            return [stable(item) for item in value]
+        return value
+
+    text = json.dumps(stable(manifest), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

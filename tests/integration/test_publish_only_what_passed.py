@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -231,9 +232,10 @@ def test_one_agencys_broken_file_holds_that_agency_only(published, capsys):
     dashboard = (published["root"] / "published" / "index.html").read_text("utf-8")
     assert "Held agencies" in dashboard and broken.name in dashboard
 
-    # the next run without new files passes at once: the file was judged once
+    # the next run without new files passes at once: the file was judged once (--full: built
+    # and judged again although nothing changed)
     runs = _one(url, "select count(*) from audit.gate_runs")[0]
-    assert cli.main(["build", "--date", NEXT_DAY]) == 0
+    assert cli.main(["build", "--date", NEXT_DAY, "--full"]) == 0
     assert _one(url, "select count(*) from audit.gate_runs")[0] == runs + 1  # one gate run
     assert _one(url, "select success from audit.gate_runs order by finished_at desc limit 1") == (
         True,
@@ -349,13 +351,14 @@ def test_an_ingest_committed_during_a_build_changes_nothing_it_publishes(
     before = _stage(url, published["most"])
     build = transform.build
 
-    def ingest_then_build(url_, run_date, candidate=None):
+    def ingest_then_build(url_, run_date, candidate=None, **options):
         # the file commits after the build has started (its candidate exists, dbt not yet run)
         assert cli.main(["ingest", str(late_file)]) == 0
-        build(url_, run_date, candidate)
+        return build(url_, run_date, candidate, **options)
 
     monkeypatch.setattr(transform, "build", ingest_then_build)
-    assert cli.main(["build", "--date", NEXT_DAY]) == 0
+    # --full: nothing is new when the build starts, so it would otherwise not build at all
+    assert cli.main(["build", "--date", NEXT_DAY, "--full"]) == 0
     monkeypatch.setattr(transform, "build", build)
 
     assert _stage(url, published["most"]) == before
@@ -387,3 +390,56 @@ def test_publication_refuses_a_candidate_without_a_passing_verdict(published):
     with pytest.raises(publication.PublicationRefused):
         publication.publish_candidate(url, candidate, "no-such-gate-run", None)
     assert _checksums(url) == before
+
+
+def _dbt_results(published) -> set[str]:
+    """The resource types and folders of what the last candidate build ran (`unit_test`,
+    `test:models/marts`, ...)."""
+    path = published["root"] / "local" / "dbt_target" / "candidates" / "run_results.json"
+    results = json.loads(path.read_text("utf-8"))["results"]
+    manifest = json.loads(path.with_name("manifest.json").read_text("utf-8"))
+    ran = set()
+    for result in results:
+        unique_id = result["unique_id"]
+        kind = unique_id.split(".")[0]
+        node = manifest["nodes"].get(unique_id) or manifest.get("unit_tests", {}).get(unique_id)
+        folder = "/".join(Path(node["original_file_path"]).parts[:2]) if node else "?"
+        ran.add(kind if kind != "test" else f"test:{folder}")
+    return ran
+
+
+def test_a_run_with_nothing_new_builds_judges_and_publishes_nothing(published, capsys):
+    url = published["url"]
+    last_date = _one(
+        url, "select run_date from audit.publications order by publication_id desc limit 1"
+    )[0].isoformat()
+    # --full builds even so, with every dbt test
+    assert cli.main(["build", "--date", last_date, "--full"]) == 0
+    assert {"unit_test", "test:models/marts", "test:models/staging"} <= _dbt_results(published)
+    publications = _one(url, "select count(*) from audit.publications")[0]
+    gate_runs = _one(url, "select count(*) from audit.gate_runs")[0]
+    before = _checksums(url)
+    candidates = _one(url, "select count(*) from pg_namespace where nspname like 'candidate%%'")
+    capsys.readouterr()
+
+    # the same date again, nothing new: the publication stands
+    assert cli.main(["build", "--date", last_date]) == 0
+    out = capsys.readouterr().out
+    assert "nothing changed since the publication of gate run" in out
+    assert _one(url, "select count(*) from audit.publications")[0] == publications
+    assert _one(url, "select count(*) from audit.gate_runs")[0] == gate_runs
+    assert _checksums(url) == before
+    assert (
+        _one(url, "select count(*) from pg_namespace where nspname like 'candidate%%'")
+        == candidates
+    )
+
+    # the next day (not a Monday, the project unchanged since the full build): the daily build
+    # runs the marts' tests, not the unit tests nor the staging and intermediate ones
+    next_day = date.fromisoformat(last_date) + timedelta(days=1)
+    next_day += timedelta(days=1 if next_day.weekday() == transform.FULL_BUILD_WEEKDAY else 0)
+    assert cli.main(["build", "--date", next_day.isoformat()]) == 0
+    ran = _dbt_results(published)
+    assert "test:models/marts" in ran and "model" in ran
+    assert not ran & {"unit_test", "test:models/staging", "test:models/intermediate"}
+    assert _one(url, "select count(*) from audit.publications")[0] == publications + 1

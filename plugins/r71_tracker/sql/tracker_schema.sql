@@ -174,6 +174,11 @@ create table if not exists audit.publications (
     published_at timestamptz not null default now()
 );
 
+-- Schema 9: what the publication was built from (a hash of its run date, dbt project, vars and
+-- included files), so a run that would build exactly the same marts again publishes nothing.
+alter table audit.publications
+add column if not exists inputs_sha256 text;
+
 -- Each received file's verdict, decided once, by the gate run that first judges it: `published`
 -- (its rows are part of every later publication) or `held` (an agency rule failed on it: its
 -- rows stay out of every build; its agency is held until a later file of its own is published or
