@@ -101,7 +101,7 @@ def _run(dag_id: str, run_date: date, conf: dict | None = None) -> tuple[float, 
     return took, outcome
 
 
-_floor_dates = (date(2030, 1, 1) + timedelta(days=day) for day in range(100_000))
+_floor_dates = (date(2020, 1, 1) + timedelta(days=day) for day in range(100_000))  # past dates
 
 
 def _floor(files: int) -> float:
@@ -161,8 +161,11 @@ def _report(label: str, figures: dict) -> bool:
     )
     tasks = figures["tasks"]
     print(
-        "  tasks (median run): "
-        + ", ".join(f"{name} {tasks[name]:.1f} s" for name in TASK_ORDER if name in tasks)
+        "  tasks (median run; ingest summed over its mapped tasks): "
+        + ", ".join(
+            f"{name} {tasks[name]:.1f} s" if name in tasks else f"{name} skipped"
+            for name in TASK_ORDER
+        )
     )
     return ratio <= target
 

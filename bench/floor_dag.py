@@ -19,7 +19,7 @@ FLOOR_DAG_ID = "resolution71_floor"
 @dag(
     dag_id=FLOOR_DAG_ID,
     schedule="@daily",
-    start_date=pendulum.datetime(2025, 4, 1, tz="UTC"),
+    start_date=pendulum.datetime(2020, 1, 1, tz="UTC"),  # its runs take dates of their own
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "data-platform", "retries": 2},

@@ -345,6 +345,8 @@ def run_dag_once(
         if advice:
             log.write(f"\n{advice}\n")
     task_seconds: dict[str, float] = {}
-    for ti in tis:
-        task_seconds[ti["task_id"]] = task_seconds.get(ti["task_id"], 0.0) + (_seconds(ti) or 0.0)
+    for ti in tis:  # what ran in this try (a cleared run keeps its earlier mapped instances)
+        if ti["state"] in ("success", "failed"):
+            seconds = _seconds(ti) or 0.0
+            task_seconds[ti["task_id"]] = task_seconds.get(ti["task_id"], 0.0) + seconds
     return DagRunOutcome(succeeded, label, log_path, failures, run_id, url, advice, task_seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,11 +26,13 @@ from r71_tracker.config import settings
 
 # Every candidate is built under this name (then renamed back): see _built_under_fixed_name.
 BUILD_SCHEMA = "build__candidate"
-# A candidate's daily build runs the data tests of the marts, which people read; the full build
-# also runs the unit tests (they judge the SQL, so they run whenever the project changed) and the
-# data tests of the registry seeds, staging and intermediate models (the history behind the marts),
-# on the run whose date is a Monday and whenever the project changed since the last full build.
+# A candidate's daily build runs the models and the data tests of the marts, which people read;
+# the full build also loads the seeds (the registry: part of the project) and runs the unit tests
+# (they judge the SQL, so they run whenever the project changed) and the data tests of the seeds,
+# staging and intermediate models (the history behind the marts), on the run whose date is a
+# Monday and whenever the project changed since the database's last full build.
 DAILY_BUILD_EXCLUDES = (
+    "resource_type:seed",
     "test_type:unit",
     "test_type:data,path:models/staging",
     "test_type:data,path:models/intermediate",
@@ -155,7 +158,8 @@ def build(
         run_dbt(["build", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
         return True
     target_dir = settings().dbt_target_dir / "candidates"
-    project = project_digest()
+    parts = database.split_url(url)  # the stamp is this project's full build of this database
+    project = project_digest(f"{parts.host}:{parts.port}/{parts.dbname}")
     if full is None:
         full = full_build_due(run_date, target_dir, project)
     build_vars = dbt_vars() | {
@@ -176,17 +180,17 @@ _FULL_BUILD_STAMP = "full-build-project.sha256"
 
 def full_build_due(run_date: date | None, target_dir: Path, project: str) -> bool:
     """A candidate's full build is due on a Monday's run and when the project (models, tests,
-    seeds, macros, settings) changed since the last full build of this deployment."""
+    seeds, macros, settings) changed since the last full build of this database."""
     if run_date is not None and run_date.weekday() == FULL_BUILD_WEEKDAY:
         return True
     stamp = target_dir / _FULL_BUILD_STAMP
     return not stamp.is_file() or stamp.read_text(encoding="utf-8") != project
 
 
-def project_digest() -> str:
+def project_digest(salt: str = "") -> str:
     """A hash of the dbt project's own files (what a build runs), not of its outputs."""
     root = settings().dbt_project_dir
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(salt.encode("utf-8"))
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if relative.parts[0] in ("target", "logs", "dbt_packages") or not path.is_file():
@@ -262,20 +266,16 @@ def generate_docs(url: str, out_dir: Path, *, only_if_project_changed: bool = Fa
     return page
 
 
+# What changes in a manifest from one parse of the same project to the next: its header's times
+# and ids, and the parse time of the files dbt parsed again (those reading TRACKER_RUN_DATE).
+_PARSE_STAMPS = re.compile(
+    rb'"(?:created_at|generated_at|invocation_id|invocation_started_at)": ?("[^"]*"|[0-9.e+-]+)'
+)
+
+
 def _manifest_digest(target_dir: Path) -> str:
     """A hash of the parsed project in `target_dir`, without what changes on every parse."""
     path = target_dir / "manifest.json"
     if not path.is_file():
         return ""
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.pop("metadata", None)
-
-    def stable(value: object) -> object:
-        if isinstance(value, dict):
-            return {key: stable(item) for key, item in value.items() if key != "created_at"}
-        if isinstance(value, list):
-            return [stable(item) for item in value]
-        return value
-
-    text = json.dumps(stable(manifest), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_PARSE_STAMPS.sub(b"", path.read_bytes())).hexdigest()

@@ -309,6 +309,25 @@ def test_default_run_date_is_latest_report_and_docs_open_offline(
     _assert_docs_bilingual_with_complete_lineage(tmp_path / "local" / "dbt_target")
 
 
+def test_a_publication_generates_the_docs_again_only_when_the_project_changed(
+    built_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+    out = tmp_path / "docs"
+
+    def parse_then_docs() -> int:
+        # a publication parses the project (its snapshot) right before the docs
+        transform.run_dbt(["parse", "--vars", json.dumps(transform.dbt_vars())], built_url)
+        page = transform.generate_docs(built_url, out, only_if_project_changed=True)
+        return page.stat().st_mtime_ns
+
+    first = parse_then_docs()
+    time.sleep(0.01)
+    assert parse_then_docs() == first  # the same project: the page is kept
+    (out / ".manifest-sha256").write_text("an earlier project", encoding="utf-8")
+    assert parse_then_docs() > first  # another project: generated again
+
+
 # A Vietnamese letter with a diacritic: present in every Vietnamese sentence of the docs.
 _VIETNAMESE = re.compile("[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]")
 
