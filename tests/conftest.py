@@ -142,6 +142,26 @@ def clean_raw(tracker_db_url: str) -> str:
     return tracker_db_url
 
 
+# The longest test files (`make test` prints the slowest tests), run first: pytest-xdist hands
+# out whole files in collection order, so starting these early keeps every worker busy to the end
+# instead of leaving one to finish an Airflow run alone.
+LONGEST_FIRST = (
+    "test_airflow_runs.py",
+    "test_pipeline_e2e.py",
+    "test_publish_only_what_passed.py",
+    "test_airflow_standalone.py",
+    "test_concurrent_dag_runs.py",
+    "test_lint.py",
+    "test_agency_feed_freshness.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the files as LONGEST_FIRST says, then the others as collected (a stable sort)."""
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Each xdist worker gets databases and an Airflow home of its own (names suffixed with its
     id); the controller starts the embedded server once, before the workers exist. Airflow reads
