@@ -104,9 +104,20 @@ def _run(dag_id: str, run_date: date, conf: dict | None = None) -> tuple[float, 
 _floor_dates = (date(2020, 1, 1) + timedelta(days=day) for day in range(100_000))  # past dates
 
 
-def _floor(files: int) -> float:
-    """One run of the floor DAG (a date of its own) mapping its ingest over `files` files."""
-    return _run(FLOOR_DAG_ID, next(_floor_dates), {"files": files})[0]
+class Floor:
+    """The floor DAG, run the way the tracker's run it mirrors is run: on a date of its own
+    (a first run is triggered, a later run of the same date is cleared and runs again, as
+    `tracker run` does), its ingest mapped over as many files as the tracker's run had new
+    (`files` in a file the floor's first task reads, so a cleared run maps anew too)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.count_file = folder / "floor_files"
+        self.dates: dict[date, date] = {}  # the tracker's run date -> the floor's
+
+    def run(self, tracker_date: date, files: int) -> float:
+        self.count_file.write_text(str(files), encoding="utf-8")
+        floor_date = self.dates.setdefault(tracker_date, next(_floor_dates))
+        return _run(FLOOR_DAG_ID, floor_date, {"files_from": str(self.count_file)})[0]
 
 
 def _redate(source: Path, target: Path, old: date, new: date) -> None:
@@ -127,25 +138,25 @@ def _demo_new_day(landing: Path, day: date) -> int:
     return len(latest)
 
 
-def _measure(label: str, runs: list[tuple[date, Callable[[], int]]]) -> dict:
+def _measure(label: str, floor: Floor, runs: list[tuple[date, Callable[[], int]]]) -> dict:
     """For each run: write its new files (`prepare` returns how many), then the floor over as
     many files and the tracker's run of that date, in turn. Medians, and the median tracker
     run's tasks."""
-    floor, tracker, breakdowns = [], [], []
+    floors, tracker, breakdowns = [], [], []
     for run_date, prepare in runs:
         files = prepare()
-        floor.append(_floor(files))
+        floors.append(floor.run(run_date, files))
         took, outcome = _run(DAG_ID, run_date)
         tracker.append(took)
         breakdowns.append((took, outcome.task_seconds))
         print(
-            f"  {label}: {run_date}, {files} new file(s): floor {floor[-1]:5.1f} s,"
+            f"  {label}: {run_date}, {files} new file(s): floor {floors[-1]:5.1f} s,"
             f" tracker {took:5.1f} s",
             flush=True,
         )
     median_run = sorted(breakdowns, key=lambda pair: pair[0])[len(breakdowns) // 2][1]
     return {
-        "floor": statistics.median(floor),
+        "floor": statistics.median(floors),
         "tracker": statistics.median(tracker),
         "tasks": median_run,
     }
@@ -186,14 +197,17 @@ def main() -> int:
         # Demo data: load and publish once, then nothing new, then one new day at a time.
         _deploy(root / "demo", server, BENCH)
         landing = settings().landing_dir
-        demo_feeds.write_demo_feeds(landing)
+        feeds = demo_feeds.write_demo_feeds(landing)
+        floor = Floor(root / "demo")
         print("demo data: first run (not timed) ...", flush=True)
         _run(DAG_ID, DEMO_DATE)
-        _floor(1)
-        nothing_new = _measure("nothing new", [(DEMO_DATE, lambda: 0)] * REPEAT)
+        floor.run(DEMO_DATE, len(feeds))
+        nothing_new = _measure("nothing new", floor, [(DEMO_DATE, lambda: 0)] * REPEAT)
         days = [DEMO_DATE + timedelta(days=offset) for offset in range(1, REPEAT + 1)]
         new_day = _measure(
-            "one new day", [(day, lambda day=day: _demo_new_day(landing, day)) for day in days]
+            "one new day",
+            floor,
+            [(day, lambda day=day: _demo_new_day(landing, day)) for day in days],
         )
         stop_services(settings())
 
@@ -210,11 +224,13 @@ def main() -> int:
         last = bench_data.LAST_DAY
         print("stress: first run (not timed) ...", flush=True)
         _run(DAG_ID, last)
-        _floor(1)
+        floor = Floor(root / "stress")
+        floor.run(last, 0)
         landing = settings().landing_dir
         stress_days = [last + timedelta(days=offset) for offset in range(1, REPEAT + 1)]
         stress = _measure(
             "stress",
+            floor,
             [
                 (
                     day,

@@ -1,14 +1,17 @@
 """Airflow's floor for a daily run: the tracker DAG's shape with tasks that do nothing.
 
 `make bench` (daily_run_bench.py) runs this DAG and the tracker's DAG in turn, the same way
-(`tracker run`: triggered through the REST API, run by the same scheduler, LocalExecutor and
-workers), so the ratio of their times is what the tracker's own work costs above what Airflow needs
-to run six tasks: find, the mapped ingest (one task per file: as many as the run compared had new
-files, conf `files`), build, gate, alert beside the gate, publish. It lives outside dags/ so that
-no deployment ever schedules it; the bench gives it a DAG folder of its own.
+(`tracker run`: triggered through the REST API, or cleared when its date already ran, and run by
+the same scheduler, LocalExecutor and workers), so the ratio of their times is what the tracker's
+own work costs above what Airflow needs to run six tasks: find, the mapped ingest (one task per
+file: as many as the run compared had new files, read from the file conf `files_from` names),
+build, gate, alert beside the gate, publish. It lives outside dags/ so that no deployment ever
+schedules it; the bench gives it a DAG folder of its own.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import dag, task
@@ -28,8 +31,10 @@ FLOOR_DAG_ID = "resolution71_floor"
 def resolution71_floor():
     @task
     def find_new_feed_files(dag_run=None) -> list[str]:
-        # as many mapped ingest tasks as the tracker's run being compared had new files
-        files = int((dag_run.conf or {}).get("files", 1)) if dag_run else 1
+        # as many mapped ingest tasks as the tracker's run being compared had new files: read
+        # from the file the bench names (a cleared run keeps its conf but maps anew)
+        files_from = Path((dag_run.conf or {}).get("files_from", "")) if dag_run else None
+        files = int(files_from.read_text()) if files_from and files_from.is_file() else 1
         return [f"file-{number}" for number in range(files)]
 
     @task(map_index_template="{{ task.op_kwargs['path'] }}", multiple_outputs=False)

@@ -151,6 +151,7 @@ LONGEST_FIRST = (
     "test_publish_only_what_passed.py",
     "test_airflow_standalone.py",
     "test_concurrent_dag_runs.py",
+    "test_ingest_crash_safety.py",
     "test_lint.py",
     "test_agency_feed_freshness.py",
 )

@@ -269,13 +269,16 @@ def generate_docs(url: str, out_dir: Path, *, only_if_project_changed: bool = Fa
 # What changes in a manifest from one parse of the same project to the next: its header's times
 # and ids, and the parse time of the files dbt parsed again (those reading TRACKER_RUN_DATE).
 _PARSE_STAMPS = re.compile(
-    rb'"(?:created_at|generated_at|invocation_id|invocation_started_at)": ?("[^"]*"|[0-9.e+-]+)'
+    rb'("(?:created_at|generated_at|invocation_id|invocation_started_at)"): ?("[^"]*"|[0-9.e+-]+)'
 )
 
 
 def _manifest_digest(target_dir: Path) -> str:
-    """A hash of the parsed project in `target_dir`, without what changes on every parse."""
+    """A hash of the parsed project in `target_dir`, without what changes on every parse, in
+    sorted key order (a full parse and a partial one write the same manifest in other orders)."""
     path = target_dir / "manifest.json"
     if not path.is_file():
         return ""
-    return hashlib.sha256(_PARSE_STAMPS.sub(b"", path.read_bytes())).hexdigest()
+    manifest = json.loads(_PARSE_STAMPS.sub(rb"\1: 0", path.read_bytes()))
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
