@@ -92,7 +92,32 @@ def _deploy(root: Path, server: str, name: str) -> None:
     )
 
 
+def _executor_busy() -> list[str]:
+    """The LocalExecutor workers running a workload now (a worker's title names its workload,
+    `<idle>` when it has none)."""
+    busy = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("airflow worker -- ") and "<idle>" not in title:
+            busy.append(title)
+    return busy
+
+
+def _settle(timeout: float = 60.0) -> None:
+    """Wait until the executor is idle: Airflow marks a run done while the processes of its last
+    tasks are still exiting, and the next timed run must not pay for them."""
+    deadline = time.monotonic() + timeout
+    while _executor_busy() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def _run(dag_id: str, run_date: date, conf: dict | None = None) -> tuple[float, DagRunOutcome]:
+    _settle()
     start = time.perf_counter()
     outcome = run_dag_once(run_date, echo=lambda _line: None, dag_id=dag_id, conf=conf)
     took = time.perf_counter() - start

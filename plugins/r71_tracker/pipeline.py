@@ -89,11 +89,7 @@ def build_models(run_date: date, run_id: str, *, full: bool | None = None) -> Ca
         standing = None if full else publication.publication_standing(url, candidate)
         if standing is not None:
             publication.drop_candidate(url, candidate)
-            LOG.info(
-                "nothing changed since the publication of gate run %s (same run date, dbt"
-                " project and files): it stands; nothing to build, judge or publish",
-                standing,
-            )
+            LOG.info(_unchanged_line(standing))
             return dataclasses.replace(candidate, unchanged_since=standing)
         transform.build(url, run_date, candidate.schema, full=full or None)
     return candidate
@@ -269,18 +265,17 @@ def build_task(run_id: str | None, logical_date: datetime | None) -> dict:
 
 def quality_gate_task(candidate: dict) -> dict:
     """The gate as an Airflow task: a failed national rule fails the run at once (data does not
-    heal on retry); held agencies and warnings are logged and the run goes on. Skipped (and so
-    the publication too) when nothing changed since the last publication."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    heal on retry); held agencies and warnings are logged and the run goes on. When nothing
+    changed since the last publication, nothing is judged: its gate run stands (a success, not
+    a skip: Airflow's supervisor lingers about 5 s over a skipped task)."""
+    from airflow.sdk.exceptions import AirflowFailException
 
     from r71_tracker.quality.gate import GateFailed
 
     judged = _candidate_of(candidate)
     if judged.unchanged_since is not None:
-        raise AirflowSkipException(
-            f"nothing changed since the publication of gate run {judged.unchanged_since}:"
-            " it stands, nothing to judge or publish"
-        )
+        LOG.info(_unchanged_line(judged.unchanged_since))
+        return {"gate_run_id": judged.unchanged_since, "warnings": [], **candidate}
     try:
         result = run_quality_gate(judged, dag_run_id=judged.run_id)
     except GateFailed as failure:
@@ -294,8 +289,19 @@ def quality_gate_task(candidate: dict) -> dict:
 
 
 def publish_task(judged: dict) -> dict:
+    """publish as an Airflow task; nothing to do when nothing changed (the publication stands)."""
     candidate = _candidate_of(judged)
+    if candidate.unchanged_since is not None:
+        LOG.info(_unchanged_line(candidate.unchanged_since))
+        return {"unchanged_since": candidate.unchanged_since, "run_date": judged["run_date"]}
     return publication_as_dict(publish(candidate, judged["gate_run_id"], candidate.run_id))
+
+
+def _unchanged_line(gate_run_id: str) -> str:
+    return (
+        f"nothing changed since the publication of gate run {gate_run_id} (same run date, dbt"
+        " project and files): it stands; nothing to build, judge or publish"
+    )
 
 
 def failure_line(result: GateResult, run_date: date) -> str:
