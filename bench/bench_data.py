@@ -149,3 +149,25 @@ def write_daily_feeds(
             files += 1
             rows += len(chosen)
     return files, rows
+
+
+def daily_history(root: Path, owners: dict[str, list[str]]) -> tuple[Path, Path]:
+    """Two years of daily feeds up to LAST_DAY (`history`) and the day after (`next_day`) under
+    `root`, generated once (a stamp records it): the inputs of the dbt and daily-run benches."""
+    history, next_day = root / "history", root / "next_day"
+    if not (root / "inputs.stamp").is_file():
+        print(f"generating inputs under {root} (once) ...", flush=True)
+        write_daily_feeds(history, owners)
+        write_daily_feeds(next_day, owners, days=1, last_day=LAST_DAY + timedelta(1))
+        (root / "inputs.stamp").write_text("ok\n")
+    return history, next_day
+
+
+def registry_owners() -> dict[str, list[str]]:
+    """The real registry's database codes by owning agency, sorted."""
+    from r71_tracker.registry import load_registry
+
+    owners: dict[str, list[str]] = {}
+    for code, owner in sorted(load_registry().database_owners.items()):
+        owners.setdefault(owner, []).append(code)
+    return owners

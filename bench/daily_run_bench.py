@@ -39,7 +39,6 @@ from r71_tracker.airflow_runs import DagRunOutcome, run_dag_once  # noqa: E402
 from r71_tracker.airflow_services import stop_services  # noqa: E402
 from r71_tracker.config import PROJECT_ROOT, settings  # noqa: E402
 from r71_tracker.feeds.ingest import ingest_paths  # noqa: E402
-from r71_tracker.registry import load_registry  # noqa: E402
 
 REPEAT = 3
 TARGETS = {"nothing new": 1.5, "one new day": 2.0, "stress, one new day": 3.0}
@@ -206,17 +205,10 @@ def _report(label: str, figures: dict) -> bool:
     return ratio <= target
 
 
-def _owners() -> dict[str, list[str]]:
-    owners: dict[str, list[str]] = {}
-    for code, owner in sorted(load_registry().database_owners.items()):
-        owners.setdefault(owner, []).append(code)
-    return owners
-
-
 def main() -> int:
     server = database.tracker_url()
     root = settings().local_dir / "bench_daily"
-    history = settings().local_dir / "bench_dbt" / "history"  # shared with dbt_bench.py
+    inputs = settings().local_dir / "bench_dbt"  # the two-year history dbt_bench.py also reads
     ok = True
     try:
         # Demo data: load and publish once, then nothing new, then one new day at a time.
@@ -238,11 +230,8 @@ def main() -> int:
 
         # Stress: two years of daily feeds of every agency, loaded, built once, then new days.
         _deploy(root / "stress", server, f"{BENCH}_stress")
-        owners = _owners()
-        if not (history.parent / "inputs.stamp").is_file():
-            print("generating two years of daily feeds (once) ...", flush=True)
-            bench_data.write_daily_feeds(history, owners)
-            (history.parent / "inputs.stamp").write_text("ok\n")
+        owners = bench_data.registry_owners()
+        history, _next_day = bench_data.daily_history(inputs, owners)
         start = time.perf_counter()
         reports = ingest_paths(sorted(history.iterdir()), database.tracker_url(), progress=False)
         print(f"stress: loaded {len(reports):,} files in {time.perf_counter() - start:.0f} s")

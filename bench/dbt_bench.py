@@ -28,18 +28,10 @@ import bench_data  # noqa: E402
 from r71_tracker import database  # noqa: E402
 from r71_tracker.config import settings  # noqa: E402
 from r71_tracker.feeds.ingest import ingest_paths  # noqa: E402
-from r71_tracker.registry import load_registry  # noqa: E402
 
 BENCH_DATABASE = "tracker_bench_dbt"
 TARGET_RATIO = 1.3
 REPEAT = 3
-
-
-def _owners() -> dict[str, list[str]]:
-    owners: dict[str, list[str]] = {}
-    for code, owner in sorted(load_registry().database_owners.items()):
-        owners.setdefault(owner, []).append(code)
-    return owners
 
 
 def _timed_build(url: str, run_date) -> float:
@@ -51,15 +43,9 @@ def _timed_build(url: str, run_date) -> float:
 
 
 def main() -> int:
-    root = settings().local_dir / "bench_dbt"
-    history, next_day = root / "history", root / "next_day"
+    inputs = settings().local_dir / "bench_dbt"
+    history, next_day = bench_data.daily_history(inputs, bench_data.registry_owners())
     last_day = bench_data.LAST_DAY
-    if not (root / "inputs.stamp").is_file():
-        print(f"generating inputs under {root} (once) ...", flush=True)
-        owners = _owners()
-        bench_data.write_daily_feeds(history, owners)
-        bench_data.write_daily_feeds(next_day, owners, days=1, last_day=last_day + timedelta(1))
-        (root / "inputs.stamp").write_text("ok\n")
     name = os.environ.get("TRACKER_BENCH_DBT_DATABASE", BENCH_DATABASE)
     server = database.tracker_url()
     with psycopg.connect(database.with_database(server, "postgres"), autocommit=True) as conn:
