@@ -30,7 +30,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_data  # noqa: E402
-import psycopg  # noqa: E402
 from floor_dag import FLOOR_DAG_ID  # noqa: E402
 
 from r71_tracker import database, demo_feeds  # noqa: E402
@@ -60,13 +59,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _fresh_database(server: str, name: str) -> str:
-    with psycopg.connect(database.with_database(server, "postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return database.with_database(server, name)
-
-
 def _deploy(root: Path, server: str, name: str) -> None:
     """Point this process (and the services it starts) at a deployment of its own."""
     shutil.rmtree(root, ignore_errors=True)
@@ -78,8 +70,8 @@ def _deploy(root: Path, server: str, name: str) -> None:
     shutil.copy2(Path(__file__).with_name("floor_dag.py"), dags / "floor_dag.py")
     os.environ.update(
         {
-            "TRACKER_DATABASE_URL": _fresh_database(server, name),
-            "TRACKER_AIRFLOW_DATABASE_URL": _fresh_database(server, f"{name}_airflow"),
+            "TRACKER_DATABASE_URL": database.recreate_database(server, name),
+            "TRACKER_AIRFLOW_DATABASE_URL": database.recreate_database(server, f"{name}_airflow"),
             "TRACKER_LANDING_DIR": str(root / "landing"),
             "TRACKER_PUBLISHED_DIR": str(root / "published"),
             "TRACKER_LOCAL_DIR": str(root / "local"),

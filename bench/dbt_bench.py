@@ -19,8 +19,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_data  # noqa: E402
@@ -48,10 +46,7 @@ def main() -> int:
     last_day = bench_data.LAST_DAY
     name = os.environ.get("TRACKER_BENCH_DBT_DATABASE", BENCH_DATABASE)
     server = database.tracker_url()
-    with psycopg.connect(database.with_database(server, "postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    url = database.with_database(server, name)
+    url = database.recreate_database(server, name)
     os.environ["TRACKER_DATABASE_URL"] = url
     files = sorted(history.iterdir())
     start = time.perf_counter()

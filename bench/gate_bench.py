@@ -456,9 +456,7 @@ def prepare(server: str, name: str, databases: int, days: int) -> str:
     if gate_data.generated(url, databases, days):
         print(f"database {name}: inputs already generated ({databases:,} x {days:,})")
         return url
-    with psycopg.connect(database.with_database(server, "postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
+    database.recreate_database(server, name)
     database.ensure_tracker_schema(url)
     print(f"generating inputs in database {name} (once) ...", flush=True)
     start = time.perf_counter()

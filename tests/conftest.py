@@ -46,10 +46,7 @@ def databases_by_agency() -> dict[str, list[str]]:
 
 def fresh_database(server_url: str, name: str) -> str:
     """Drop and create database `name` on the server; return its URL."""
-    with psycopg.connect(database.with_database(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return database.with_database(server_url, name)
+    return database.recreate_database(server_url, name)
 
 
 @pytest.fixture(scope="session")

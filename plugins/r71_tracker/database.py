@@ -123,6 +123,15 @@ def ensure_database(server_url: str, dbname: str) -> str:
     return with_database(server_url, dbname)
 
 
+def recreate_database(server_url: str, dbname: str) -> str:
+    """Drop `dbname` (ending its sessions) and create it empty; return its URL (tests, benches)."""
+    name = sql.Identifier(dbname)
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
+        conn.execute(sql.SQL("create database {}").format(name))
+    return with_database(server_url, dbname)
+
+
 def tracker_url(config: Settings | None = None) -> str:
     """URL of the tracker database, starting the embedded server when no URL is configured."""
     config = config or settings()
