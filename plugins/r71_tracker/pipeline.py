@@ -185,7 +185,8 @@ def write_outputs(
     """Write the dashboard, the dbt docs site, the gate's run pages and report, the GX Data Docs
     and the stage summary, all from the published marts and the audit trail.
 
-    `daily` (a publication): the dbt docs site is generated again only when the project changed.
+    `daily` (a publication): the dbt docs site is generated again only when the project changed,
+    and GX renders only the validations it has no page for yet.
     """
     from r71_tracker import status, transform
     from r71_tracker.dashboard import write_dashboard
@@ -202,7 +203,7 @@ def write_outputs(
         )
         report = write_validation_report(url, run_id, published / "validation_report.html")
         runs_index = write_run_reports(url, published / "quality_runs")
-        gate.build_data_docs(url)
+        gate.build_data_docs(url, only_missing=daily)
         data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
         summary = status.stage_counts(url, run_date)
         summary_path = published / "summary.json"
@@ -232,13 +233,23 @@ def last_publication(url: str) -> tuple[str, date] | None:
 
 
 def _copy_data_docs(gx_dir: Path, target: Path) -> Path:
-    """Copy GX's local Data Docs site next to the other published outputs."""
+    """Copy GX's local Data Docs site next to the other published outputs: only the files new or
+    changed since the last copy (a site holds a page per validation of every gate run)."""
     sites = sorted(gx_dir.glob("**/data_docs/local_site/index.html"))
     if not sites:
         raise RuntimeError(f"no GX Data Docs under {gx_dir}: the quality gate has not run yet")
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(sites[0].parent, target)
+    shutil.copytree(sites[0].parent, target, dirs_exist_ok=True, copy_function=_copy_if_changed)
     return target / "index.html"
+
+
+def _copy_if_changed(source: str, copy: str) -> None:
+    """shutil.copy2 (which keeps the modification time) unless `copy` has the same size and
+    modification time already."""
+    with contextlib.suppress(FileNotFoundError):
+        was, now = Path(copy).stat(), Path(source).stat()
+        if (was.st_size, was.st_mtime_ns) == (now.st_size, now.st_mtime_ns):
+            return
+    shutil.copy2(source, copy)
 
 
 def publication_as_dict(publication: Publication) -> dict:

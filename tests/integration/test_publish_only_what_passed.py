@@ -443,3 +443,34 @@ def test_a_run_with_nothing_new_builds_judges_and_publishes_nothing(published, c
     assert "test:models/marts" in ran and "model" in ran
     assert not ran & {"unit_test", "test:models/staging", "test:models/intermediate"}
     assert _one(url, "select count(*) from audit.publications")[0] == publications + 1
+
+
+def _validation_pages(published) -> dict[Path, int]:
+    """The published GX Data Docs pages of validations, with their modification times."""
+    site = published["root"] / "published" / "data_docs" / "validations"
+    return {page.relative_to(site): page.stat().st_mtime_ns for page in site.rglob("*.html")}
+
+
+def test_every_gate_runs_validations_are_published_once_rendered_never_again(published):
+    url = published["url"]
+    before = _validation_pages(published)
+    # every validation GX stored has its page, the failed and held runs' too (rendered by the
+    # publication after them)
+    (store,) = (published["root"] / "local" / "gx").glob("**/uncommitted/validations")
+    stored = {path.relative_to(store).with_suffix(".html") for path in store.rglob("*.json")}
+    failed_run = _one(url, "select run_id from audit.gate_runs where run_date = '2026-06-01'")[0]
+    assert any(failed_run in str(page) for page in stored)
+    assert stored and stored == set(before)
+
+    last_date = _one(
+        url, "select run_date from audit.publications order by publication_id desc limit 1"
+    )[0]
+    assert cli.main(["build", "--date", (last_date + timedelta(days=1)).isoformat()]) == 0
+    gate_run = _one(
+        url, "select gate_run_id from audit.publications order by publication_id desc limit 1"
+    )[0]
+    after = _validation_pages(published)
+    new = set(after) - set(before)
+    assert new and all(gate_run in str(page) for page in new)
+    # the pages already published were neither rendered again nor copied again
+    assert {page: after[page] for page in before} == before

@@ -622,12 +622,22 @@ def _data_docs_index(context: AbstractDataContext) -> Path:
     raise RuntimeError(f"GX Data Docs site {DATA_DOCS_SITE!r} is not configured")
 
 
-def build_data_docs(url: str) -> Path:
+def _page(site: Path, section: str, key: tuple[str, ...]) -> Path:
+    """Where GX's site keeps the page of a resource key (its parts as folders, `.html`)."""
+    return site.joinpath(section, *key[:-1], f"{key[-1]}.html")
+
+
+def build_data_docs(url: str, *, only_missing: bool = False) -> Path:
     """Build GX's Data Docs site from every validation it has stored (every gate run's).
 
     Once per publication, not inside the gate: GX rebuilds the site once per suite when the
     checkpoint does it, which cost more than the checks themselves on a large history. The
     project's own expectation types are imported first: GX renders only the types it knows.
+
+    `only_missing` (a publication): render the suites and only the validations that have no page
+    yet (every gate run's since the last publication, failed runs' included), then the index; a
+    validation's page never changes once rendered, and rendering them all again grew with every
+    day of history. Without it (`tracker docs`) every page is rendered again.
     """
     import great_expectations as gx
 
@@ -637,7 +647,17 @@ def build_data_docs(url: str) -> Path:
     config = settings()
     with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
         context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
-        context.build_data_docs(site_names=[DATA_DOCS_SITE])
+        index = _data_docs_index(context)
+        resources: list | None = None
+        if only_missing and index.is_file():
+            unrendered = [
+                key
+                for key in context.validation_results_store.list_keys()
+                if not _page(index.parent, "validations", key.to_tuple()).is_file()
+            ]
+            # never empty (GX reads an empty list as "every page"): the suites are always there
+            resources = [*context.expectations_store.list_keys(), *unrendered]
+        context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=resources)
         return _data_docs_index(context)
 
 
