@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -231,8 +230,14 @@ def _rename(conn: psycopg.Connection, names: list[tuple[str, str]]) -> None:
 
 
 def snapshot(url: str, run_date: date | None) -> None:
-    """`dbt snapshot` of the published marts: what this publication showed, kept as history."""
-    run_dbt(["snapshot", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
+    """`dbt snapshot` of the published marts: what this publication showed, kept as history.
+
+    Without dbt's JSON artifacts: writing the manifest and run results cost the publish task
+    about a second, and nothing reads them.
+    """
+    run_dbt(
+        ["snapshot", "--no-write-json", "--vars", json.dumps(dbt_vars())], url, run_date=run_date
+    )
 
 
 def work_schema(candidate: str) -> str:
@@ -248,37 +253,21 @@ def dbt_vars() -> dict[str, object]:
 def generate_docs(url: str, out_dir: Path, *, only_if_project_changed: bool = False) -> Path:
     """Build the dbt docs site as one self-contained page (opens from file://); return its path.
 
-    With `only_if_project_changed` (a publication, right after the snapshot has parsed the
-    project) the page is kept when the parsed project is the one it was generated from: the docs
-    describe the models and their lineage, not the day's rows, and generating them costs a parse
-    and a catalog query of every relation.
+    With `only_if_project_changed` (a publication) the page is kept when the dbt project's files
+    and dbt's version are those it was generated from: the docs describe the models and their
+    lineage, not the day's rows, and generating them costs a parse and a catalog query of every
+    relation.
     """
+    from dbt.version import __version__ as dbt_version
+
     config = settings()
-    page, stamp = out_dir / "index.html", out_dir / ".manifest-sha256"
-    parsed = _manifest_digest(config.dbt_target_dir)  # the project as the last command parsed it
+    page, stamp = out_dir / "index.html", out_dir / ".project-sha256"
+    project = project_digest(f"dbt {dbt_version}")
     if only_if_project_changed and page.is_file() and stamp.is_file():
-        if parsed and stamp.read_text(encoding="utf-8") == parsed:
+        if stamp.read_text(encoding="utf-8") == project:
             return page
     run_dbt(["docs", "generate", "--static", "--vars", json.dumps(dbt_vars())], url)
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config.dbt_target_dir / "static_index.html", page)
-    stamp.write_text(parsed, encoding="utf-8")
+    stamp.write_text(project, encoding="utf-8")
     return page
-
-
-# What changes in a manifest from one parse of the same project to the next: its header's times
-# and ids, and the parse time of the files dbt parsed again (those reading TRACKER_RUN_DATE).
-_PARSE_STAMPS = re.compile(
-    rb'("(?:created_at|generated_at|invocation_id|invocation_started_at)"): ?("[^"]*"|[0-9.e+-]+)'
-)
-
-
-def _manifest_digest(target_dir: Path) -> str:
-    """A hash of the parsed project in `target_dir`, without what changes on every parse, in
-    sorted key order (a full parse and a partial one write the same manifest in other orders)."""
-    path = target_dir / "manifest.json"
-    if not path.is_file():
-        return ""
-    manifest = json.loads(_PARSE_STAMPS.sub(rb"\1: 0", path.read_bytes()))
-    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
