@@ -1,0 +1,1 @@
+{% macro shout(column) %}upper({{ column }}){% endmacro %}

@@ -1,0 +1,4 @@
+select
+    code,
+    {{ shout('name') }} as name
+from {{ source('raw', 'things') }}

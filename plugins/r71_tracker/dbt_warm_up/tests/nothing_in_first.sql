@@ -1,0 +1,1 @@
+select code from {{ ref('first') }} where false
