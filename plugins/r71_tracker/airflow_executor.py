@@ -60,12 +60,11 @@ def warm_up_dbt(target_dir: Path | None = None) -> None:
         args += ["--project-dir", str(WARM_UP_PROJECT), "--profiles-dir", str(WARM_UP_PROJECT)]
         args += ["--log-path", str(target / "logs")]
         try:
-            result = dbtRunner().invoke(args)
-        except Exception:  # noqa: BLE001 (the scheduler must start whatever happens here)
-            LOG.warning("dbt warm-up failed; build and publish tasks start cold", exc_info=True)
-            return
-        if not result.success:
-            LOG.warning("dbt warm-up failed (%s); tasks start cold", result.exception)
+            failure = dbtRunner().invoke(args).exception
+        except Exception as error:  # noqa: BLE001 (the scheduler must start whatever happens)
+            failure = error
+        if failure is not None:
+            LOG.warning("dbt warm-up failed (%s); build and publish tasks start cold", failure)
 
 
 class TrackerLocalExecutor(LocalExecutor):
