@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ DAILY_BUILD_EXCLUDES = (
 FULL_BUILD_WEEKDAY = 0  # Monday
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 _MAX_MESSAGE_CHARS = 160
+_DATABASE_ERROR_PREFIX = re.compile(r"^Database Error in \w+ \S+ \([^)]*\) ")
 
 
 class DbtFailed(RuntimeError):
@@ -81,7 +83,9 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def _one_line(text: str) -> str:
-    line = " ".join(str(text).split())
+    # dbt opens a database error with "Database Error in model <name> (<path>)": the node is
+    # named already, and the database's own words (the broken constraint) must fit the line
+    line = _DATABASE_ERROR_PREFIX.sub("", " ".join(str(text).split()))
     return line if len(line) <= _MAX_MESSAGE_CHARS else line[: _MAX_MESSAGE_CHARS - 3] + "..."
 
 

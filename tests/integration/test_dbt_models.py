@@ -222,6 +222,41 @@ def test_feed_file_loads_accounts_every_row(built_url: str) -> None:
     assert (rejected["file_status"], rejected["file_reason_code"]) == ("rejected", "bad_encoding")
 
 
+def test_a_mart_row_that_breaks_its_rules_fails_the_build_naming_the_rule(
+    built_url: str, tmp_path
+) -> None:
+    """The marts' row rules are check constraints of their enforced contracts: PostgreSQL refuses
+    the row as the table is built, so the build fails (and nothing is published) as a failed data
+    test would, and the old table stays."""
+    with psycopg.connect(built_url, autocommit=True) as conn:
+        checks = conn.execute(
+            "select count(*) from pg_constraint join pg_namespace on nspname = 'marts'"
+            " and pg_namespace.oid = connamespace where contype = 'c'"
+        ).fetchone()
+        assert checks is not None and checks[0] >= 40
+        # one stored row of a loaded file goes missing: rows_loaded no longer adds up
+        removed = conn.execute(
+            "delete from raw.rejected_rows where file_id ="
+            " (select file_id from raw.feed_files where original_name = 'moj_history.csv')"
+            " returning *"
+        ).fetchall()
+        assert len(removed) == 1
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+                with pytest.raises(transform.DbtFailed) as failure:
+                    transform.run_dbt(["run", "--select", "feed_file_loads"], built_url)
+        finally:
+            placeholders = ", ".join(["%s"] * len(removed[0]))
+            conn.execute(
+                f"insert into raw.rejected_rows overriding system value values ({placeholders})",
+                removed[0],
+            )
+    assert "feed_file_loads_rejected_rows_stored" in str(failure.value)
+    loads = {row["original_name"]: row for row in _rows(built_url, "table marts.feed_file_loads")}
+    assert loads["moj_history.csv"]["rejected_rows_stored"] == 1
+
+
 @pytest.fixture(scope="module")
 def grain_tests_run(built_url: str, tmp_path_factory: pytest.TempPathFactory):
     """`dbt test` of the two intermediate models the marts rely on for their grain, on this
