@@ -244,7 +244,8 @@ def test_live_warns_about_late_agencies_and_the_run_goes_on(demo_url):
     with _broken(
         demo_url,
         "marts.agency_feed_freshness",
-        "update marts.agency_feed_freshness set days_since_last_report = 40, is_late = true"
+        "update marts.agency_feed_freshness set days_since_last_report = 40,"
+        " last_report_date = as_of_date - 40, is_late = true"
         " where agency_code in ('MOJ', 'MOF', 'MOH')",
     ):
         run_id, result = _gate(demo_url)
