@@ -440,11 +440,14 @@ def test_failed_dbt_names_the_problem_on_one_line(built_url: str, tmp_path) -> N
 
 
 def _waiting_drops(url: str) -> list[str]:
-    """Statements of other sessions waiting for an advisory lock while dropping a relation."""
+    """Statements of other sessions waiting for an advisory lock while dropping a relation, in
+    this database (advisory locks are per database; other test workers' databases share the
+    server)."""
     rows = _rows(
         url,
         "select query from pg_stat_activity where wait_event_type = 'Lock'"
-        " and wait_event = 'advisory' and query like '%%drop %%'",
+        " and wait_event = 'advisory' and query like '%%drop %%'"
+        " and datname = current_database()",
     )
     return [row["query"] for row in rows]
 
