@@ -81,10 +81,11 @@ def standalone(tmp_path_factory, server_url, tracker_db_url):
         token = httpx.post(
             f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=10
         ).json()["access_token"]
-        client = httpx.Client(
+        # closed before the services stop: an open keep-alive connection holds the api-server
+        with httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-        yield client, tracker_db_url
+        ) as client:
+            yield client, tracker_db_url
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
