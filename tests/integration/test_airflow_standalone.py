@@ -89,7 +89,9 @@ def standalone(tmp_path_factory, server_url, tracker_db_url):
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            # standalone stops its components in seconds when the machine is quiet, but under
+            # the parallel suite one of them may take over 30 s: what follows kills them
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
