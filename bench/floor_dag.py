@@ -42,7 +42,7 @@ def resolution71_floor():
         return {"path": path}
 
     @task(trigger_rule="none_failed", multiple_outputs=False)
-    def build_models() -> dict:
+    def build_models(found: list[str]) -> dict:
         return {}
 
     @task(multiple_outputs=False)
@@ -57,8 +57,9 @@ def resolution71_floor():
     def publish(judged: dict) -> dict:
         return judged
 
-    loads = ingest_feed_file.expand(path=find_new_feed_files())
-    candidate = build_models()
+    found = find_new_feed_files()
+    loads = ingest_feed_file.expand(path=found)
+    candidate = build_models(found)
     loads >> candidate
     publish(quality_gate(candidate))
     alert_late_feeds(candidate)

@@ -12,7 +12,9 @@ registry seeds in `dbt_project/seeds/`.
 `TRACKER_PUBLISHED_DIR` (default `data/published/`).
 
 **Tasks:** find new feed files → ingest each (one mapped task per file, one transaction each) →
-dbt build of the run's candidate (its own schema; nothing people read changes) → quality gate on
+dbt build of the run's candidate (its own schema; nothing people read changes; it first ingests
+any file found that the mapped ingest left, which a run cleared after a try that found nothing
+can leave: see `pipeline.ingest_files_left_over`) → quality gate on
 the candidate (a failed national rule fails the run and nothing is published; a failed agency rule
 holds that agency's new files and the rest publishes) → publish (the candidate becomes `marts` in
 one transaction, then the outputs); beside the gate, alert the liaison of each late agency.
@@ -70,11 +72,11 @@ def resolution71_tracker():
 
     @task(trigger_rule="none_failed", multiple_outputs=False)
     def build_models(
-        run_id: str | None = None, logical_date: pendulum.DateTime | None = None
+        found: list[str], run_id: str | None = None, logical_date: pendulum.DateTime | None = None
     ) -> dict:
         from r71_tracker import pipeline
 
-        return pipeline.build_task(run_id, logical_date)
+        return pipeline.build_task(run_id, logical_date, found)
 
     @task(
         on_failure_callback=[BlockingSuiteNotifier(), DagRunFailedNotifier()],
@@ -97,8 +99,9 @@ def resolution71_tracker():
 
         return pipeline.publish_task(judged)
 
-    loads = ingest_feed_file.expand(path=find_new_feed_files())
-    candidate = build_models()
+    found = find_new_feed_files()
+    loads = ingest_feed_file.expand(path=found)
+    candidate = build_models(found)  # type: ignore[arg-type]
     loads >> candidate
     # Airflow types a task call's arguments as the function's, but at DAG build time an upstream
     # task's XComArg stands for the dict it will return (apache/airflow#39514): no error here.

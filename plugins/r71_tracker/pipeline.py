@@ -266,10 +266,38 @@ def run_date_of(logical_date: datetime | None) -> date:
     return resolve_run_date(None)
 
 
-def build_task(run_id: str | None, logical_date: datetime | None) -> dict:
-    """build_models as an Airflow task: the candidate, named by the run, for the next tasks."""
+def ingest_files_left_over(found: list[str]) -> list[dict]:
+    """Ingest the files this run found whose bytes are still not received; their load reports.
+
+    Normally there are none: the mapped ingest_feed_file loads every file find_new_feed_files
+    found. But when a run is cleared after a try that found no file, Airflow expands the mapped
+    task from that try's empty list before find runs again (a task's map length is replaced only
+    when it runs), marks its instances removed and does not expand it again: the build would
+    start beside find, and the files found would wait for the next run while this one built,
+    judged and published without them. Unreadable files are left to the next run's ingest, which
+    reports them (they are never received, so ingesting them here would report them twice).
+    """
+    from r71_tracker.feeds.ingest import readable_files_not_received
+
+    left = readable_files_not_received([Path(path) for path in found], database.tracker_url())
+    if left:
+        LOG.warning(
+            "%d file(s) this run found were not ingested by its mapped ingest_feed_file (Airflow"
+            " expanded it from the run's previous try): ingesting them before the build: %s",
+            len(left),
+            ", ".join(path.name for path in left),
+        )
+    return [ingest_feed_file(str(path)) for path in left]
+
+
+def build_task(
+    run_id: str | None, logical_date: datetime | None, found: list[str] | None = None
+) -> dict:
+    """build_models as an Airflow task: the candidate, named by the run, for the next tasks.
+    `found`: the files find_new_feed_files found, any left over ingested first."""
     if run_id is None:  # Airflow gives every task of a DAG run the run's id
         raise ValueError("build_task runs as a task of a DAG run: it needs the run's id")
+    ingest_files_left_over(found or [])
     candidate = build_models(run_date_of(logical_date), run_id)
     return _candidate_as_dict(candidate)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
 from conftest import empty_tracker_tables, fresh_database
 
@@ -204,10 +205,45 @@ def test_runs_reuse_the_services_follow_a_run_in_flight_and_dates_take_turns(dep
     # One run per logical date: the finished run was cleared and ran again once, followed by both
     # callers; the other date's run waited for it or it for the other (max_active_runs=1).
     assert outcomes[0].run_id == outcomes[1].run_id == again["dag_run_id"]
-    assert {ti["try_number"] for ti in _task_instances(client, again["dag_run_id"])} <= {1, 2}
+    rerun = _task_instances(client, again["dag_run_id"])
+    assert {ti["try_number"] for ti in rerun} <= {1, 2}
+    # The cleared run ran in order again: its build waited for the files found and loaded anew.
+    [find] = [ti for ti in rerun if ti["task_id"] == "find_new_feed_files"]
+    [build] = [ti for ti in rerun if ti["task_id"] == "build_models"]
+    assert _when(find["end_date"]) <= _when(build["start_date"]), (find, build)
     assert again["run_type"] == second["run_type"] == "manual"
     first, then = sorted([again, second], key=lambda run: run["start_date"])
     assert _when(first["end_date"]) <= _when(then["start_date"])
+
+
+def test_a_date_run_again_after_finding_nothing_loads_what_landed_before_it_builds(
+    deployment, first_run
+):
+    """A cleared run whose last try found no file: Airflow expands the mapped ingest from that
+    try's empty list as soon as the run is cleared, so the build must wait for the files found
+    again itself, or it would build, judge and publish without the files that landed since."""
+    assert run_dag_once(RUN_DATE, echo=lambda line: None).succeeded  # this try finds nothing
+    landing = Path(deployment["TRACKER_LANDING_DIR"])
+    latest = landing / f"GI_{RUN_DATE.isoformat()}.csv"
+    resent = landing / f"GI_{RUN_DATE.isoformat()}_resent.csv"
+    lines = latest.read_text(encoding="utf-8").splitlines()
+    resent.write_text(
+        "\n".join(lines[:1] + [line + "re-sent" for line in lines[1:]]) + "\n", encoding="utf-8"
+    )
+    outcome = run_dag_once(RUN_DATE, echo=lambda line: None)
+    assert outcome.succeeded, outcome.failures
+
+    tis = _task_instances(_api(deployment), outcome.run_id)
+    [find] = [ti for ti in tis if ti["task_id"] == "find_new_feed_files"]
+    [build] = [ti for ti in tis if ti["task_id"] == "build_models"]
+    assert _when(find["end_date"]) <= _when(build["start_date"]), (find, build)
+    # the file is loaded, and the marts this run published were built with it
+    with psycopg.connect(deployment["TRACKER_DATABASE_URL"]) as conn:
+        published = conn.execute(
+            "select rows_loaded from marts.feed_file_loads where original_name = %s",
+            (resent.name,),
+        ).fetchall()
+    assert published == [(len(lines) - 1,)]
 
 
 def test_services_of_another_home_are_not_reused(deployment, first_run, tmp_path, monkeypatch):

@@ -142,23 +142,37 @@ def _landing_files(landing_dir: Path) -> list[Path]:
 
 
 def find_new_files(landing_dir: Path, url: str) -> list[Path]:
-    """Feed files in the landing folder whose bytes the tracker has not received yet.
+    """Feed files in the landing folder whose bytes the tracker has not received yet (unreadable
+    ones included: ingest reports them).
 
     Raises LandingFolderError when the folder does not exist, is not a folder or cannot be read.
     """
+    return _not_received(_landing_files(landing_dir), url, unreadable=True)
+
+
+def readable_files_not_received(paths: Iterable[Path], url: str) -> list[Path]:
+    """Of `paths`, the files that can be read and whose bytes the tracker has not received yet."""
+    return _not_received(paths, url, unreadable=False)
+
+
+def _not_received(paths: Iterable[Path], url: str, *, unreadable: bool) -> list[Path]:
     digests: dict[Path, str | None] = {}
-    for path in _landing_files(landing_dir):
+    for path in paths:
         try:
             digests[path] = _sha256_of(path)
         except OSError:
-            digests[path] = None  # ingest will report it as unreadable
+            digests[path] = None
     known_digests = [digest for digest in digests.values() if digest]
     with database.connect(url, role=database.LOADER_ROLE) as conn:
         rows = conn.execute(
             "select sha256 from raw.feed_files where sha256 = any(%s)", (known_digests,)
         ).fetchall()
     known = {row[0] for row in rows}
-    return [path for path, digest in digests.items() if digest not in known]
+    return [
+        path
+        for path, digest in digests.items()
+        if digest not in known and (digest is not None or unreadable)
+    ]
 
 
 def totals(reports: list[FileReport]) -> dict[str, object]:
