@@ -253,6 +253,48 @@ def test_a_one_megabyte_line_loads_whole_without_hanging(tracker_env, clean_raw,
     assert lengths == (len(notes),)
 
 
+PEAK_RSS_BOUND_MB = 300  # issue 12: any file within the size limit, whatever it holds
+_MEASURED = (
+    "import resource, subprocess, sys; run = subprocess.run(sys.argv[1:]);"
+    " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024);"
+    " sys.exit(run.returncode)"
+)
+
+
+def ingest_peak_rss_mb(path: Path) -> tuple[subprocess.CompletedProcess, int]:
+    """`tracker ingest path` in a process of its own, and that process's peak RSS in MB."""
+    environment = {key: value for key, value in os.environ.items() if key != "TRACKER_DEBUG"}
+    run = subprocess.run(
+        [sys.executable, "-c", _MEASURED, str(TRACKER), "ingest", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=environment,
+        timeout=300,
+    )
+    return run, int(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_million_bad_lines_are_quarantined_in_bounded_memory(tracker_env, clean_raw, tmp_path):
+    """Every rejected row is kept (file, line, reason, raw text), but not in memory: a file of a
+    million one-character lines took over 300 MB when rejections were held until the end."""
+    header = (CORPUS / "missing_values.csv").read_text(encoding="utf-8").splitlines()[0]
+    bad = tmp_path / "MOJ_bad_lines.csv"
+    lines = 1_200_000
+    bad.write_text(header + "\n" + "x\n" * lines, encoding="utf-8")
+    run, peak_mb = ingest_peak_rss_mb(bad)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert peak_mb <= PEAK_RSS_BOUND_MB, peak_mb
+    with psycopg.connect(clean_raw) as conn:
+        counts = conn.execute(
+            "select f.rows_received, f.rows_loaded, f.rows_rejected, count(r.*),"
+            " count(distinct r.line_number), min(r.line_number), max(r.line_number)"
+            " from raw.feed_files f join raw.rejected_rows r using (file_id)"
+            " group by f.file_id"
+        ).fetchall()
+    assert counts == [(lines, 0, lines, lines, lines, 2, lines + 1)]
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(folder)): path.read_bytes()

@@ -33,8 +33,9 @@ import threading
 import unicodedata
 import uuid
 import zlib
+from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -76,6 +77,7 @@ from r71_tracker.feeds.readers import (
 from r71_tracker.feeds.validation import (
     AgencyContext,
     LoadedRow,
+    RawRecord,
     RowProblem,
     RowRejection,
     ValidRow,
@@ -279,6 +281,56 @@ def _internal_error(path: Path, error: Exception) -> FileReport:
     return report
 
 
+SMALL_FILE_MAX_REJECTIONS = 1_000  # a small file with more bad rows goes the large files' way
+_QUARANTINE_SPOOL_BYTES = 8 * 1024 * 1024  # rejected rows kept in memory before a temporary file
+_COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+class Quarantine:
+    """A file's rejected rows, in bounded memory however many there are.
+
+    Counted by reason, the first REJECTED_SAMPLES_KEPT kept for the report, and every one spooled
+    as a line of COPY text (in memory up to _QUARANTINE_SPOOL_BYTES, then in a temporary file):
+    one connection runs one COPY at a time, and the file's rows are being COPYed while it is
+    judged, so raw.rejected_rows is written when that is done (`write`). A small file's rows
+    (`keep_rows`) are kept as objects instead, for its one statement.
+    """
+
+    def __init__(self, report: FileReport, *, keep_rows: bool = False) -> None:
+        self.report = report
+        self.count = 0
+        self.by_reason: Counter[str] = Counter()
+        self.samples: list[RowRejection] = []
+        self.rows: list[RowRejection] | None = [] if keep_rows else None
+        self._spool: IO[bytes] | None = None
+
+    def add(self, rejection: RowRejection) -> None:
+        self.count += 1
+        self.by_reason[rejection.reason_code] += 1
+        if len(self.samples) < REJECTED_SAMPLES_KEPT:
+            self.samples.append(rejection)
+        if self.rows is not None:
+            self.rows.append(rejection)
+            return
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=_QUARANTINE_SPOOL_BYTES)
+        values = _rejected_values(self.report, rejection)
+        line = "\t".join(
+            "\\N" if value is None else str(value).translate(_COPY_TEXT_ESCAPES) for value in values
+        )
+        self._spool.write(line.encode("utf-8") + b"\n")
+
+    def write(self, conn: psycopg.Connection) -> None:
+        """COPY the spooled rows into raw.rejected_rows (inside the file's transaction)."""
+        if self._spool is None:
+            return
+        with self._spool as spool, conn.cursor().copy(_COPY_REJECTED) as copy:
+            spool.seek(0)
+            while chunk := spool.read(CHUNK_BYTES):
+                copy.write(chunk)
+        self._spool = None
+
+
 class Loader:
     """One ingest call: one connection, the registry loaded once, file ids reserved in blocks."""
 
@@ -342,7 +394,10 @@ class Loader:
             return report
         report.received_at = datetime.now(UTC)
         if content is not None and len(content) <= self.max_bytes:
-            return _Received(report, path, self._judge_small(report, content))
+            judged = self._judge_small(report, content)
+            if judged is not None:
+                return _Received(report, path, judged)
+            report.sha256 = None  # hashed again while it loads (_large)
         return _Received(report, path, None)
 
     def _received_day(self, report: FileReport) -> date:
@@ -398,42 +453,46 @@ class Loader:
         feed: CsvFeed | JsonFeed,
         agency: str | None,
         loaded: int,
-        rejections: list[RowRejection],
+        quarantine: Quarantine,
     ) -> None:
         report.feed_kind = feed.kind.name
         extra = feed.extra_columns
         report.agency_code = agency if agency in self.registry.agency_codes else None
         report.extra_columns = list(extra)
-        report.rows_loaded, report.rows_rejected = loaded, len(rejections)
-        report.rows_received = loaded + len(rejections)
-        report.rejected_by_reason = dict(Counter(r.reason_code for r in rejections).most_common())
+        report.rows_loaded, report.rows_rejected = loaded, quarantine.count
+        report.rows_received = loaded + quarantine.count
+        report.rejected_by_reason = dict(quarantine.by_reason.most_common())
         report.rejected_samples = [
             {
                 "line_number": r.line_number,
                 "reason_code": r.reason_code,
                 "message": _storable(_row_message(report.original_name, r)),
             }
-            for r in rejections[:REJECTED_SAMPLES_KEPT]
+            for r in quarantine.samples
         ]
 
     # -- small files: Python rules, one pipelined round trip -------------------------------------
 
-    def _judge_small(self, report: FileReport, content: bytes) -> dict[str, object]:
-        """The Python rules over a small file: the parameters of its one statement."""
+    def _judge_small(self, report: FileReport, content: bytes) -> dict[str, object] | None:
+        """The Python rules over a small file: the parameters of its one statement; None when
+        it has more than SMALL_FILE_MAX_REJECTIONS bad rows (its rejections are spooled on the
+        large files' way rather than held for one statement)."""
         valid: list[LoadedRow] = []
-        rejections: list[RowRejection] = []
+        quarantine = Quarantine(report, keep_rows=True)
         try:
             report.feed_format = check_whole_file(report.original_name, content, self.max_bytes)
             feed = open_feed(content, report.feed_format)
             context = feed.new_agency_context()
             for result in _judged(feed, self.registry, self._received_day(report), context):
                 if isinstance(result, RowRejection):
-                    rejections.append(result)
+                    quarantine.add(result)
+                    if quarantine.count > SMALL_FILE_MAX_REJECTIONS:
+                        return None
                 else:
                     valid.append(result)
-            self._account(report, feed, context.file_agency, len(valid), rejections)
+            self._account(report, feed, context.file_agency, len(valid), quarantine)
         except FileProblem as problem:
-            valid, rejections = [], []
+            valid, quarantine = [], Quarantine(report, keep_rows=True)
             self._reject(report, problem)
         chunks = [
             gzip_chunk(content[i : i + CHUNK_BYTES]) for i in range(0, len(content), CHUNK_BYTES)
@@ -441,7 +500,7 @@ class Loader:
         return {
             "chunks": chunks,
             "rows_json": _rows_json(report.feed_kind, valid),
-            "rejected_json": _rejected_json(report, rejections),
+            "rejected_json": _rejected_json(report, quarantine.rows or []),
         }
 
     def _send_small(self, report: FileReport, judged: dict[str, object]) -> psycopg.Cursor:
@@ -569,7 +628,7 @@ class Loader:
         assert report.feed_format is not None
         feed = open_feed(source, report.feed_format)
         context = feed.new_agency_context()
-        rejections: list[RowRejection] = []
+        quarantine = Quarantine(report)
         loaded = 0
         values = _ROW_VALUES[feed.kind.name]
         file_id = report.file_id or 0
@@ -577,28 +636,41 @@ class Loader:
         with self.conn.cursor().copy(_COPY_ROWS[feed.kind.name]) as copy:
             for result in results:
                 if isinstance(result, RowRejection):
-                    rejections.append(result)
+                    quarantine.add(result)
                 else:
                     copy.write_row((file_id, *values(result)))
                     loaded += 1
-        self._copy_rejected(report, rejections)
-        self._account(report, feed, context.file_agency, loaded, rejections)
+        quarantine.write(self.conn)
+        self._account(report, feed, context.file_agency, loaded, quarantine)
 
-    def _copy_rows(self, report: FileReport, rows: list[ValidRow]) -> None:
-        """Status rows the Python rules accepted after the Arrow or SQL path set them aside."""
-        if not rows:
-            return
+    def _judge_set_aside(
+        self,
+        report: FileReport,
+        feed: CsvFeed,
+        path: Path,
+        set_aside: Iterable[int],
+        judge_row: Callable[[RawRecord], LoadedRow | RowRejection],
+    ) -> tuple[int, Quarantine]:
+        """The rows the Arrow or SQL path set aside (their line numbers, ascending), judged by
+        the Python rules, which explain them: the valid ones COPYed as they come, the rejected
+        ones quarantined. Returns the rows loaded and the quarantine, written."""
+        quarantine = Quarantine(report)
+        loaded = 0
         values = _ROW_VALUES[contract.STATUS_FEED.name]
+        assert report.feed_format is not None
         with self.conn.cursor().copy(_COPY_ROWS[contract.STATUS_FEED.name]) as copy:
-            for row in rows:
-                copy.write_row((report.file_id or 0, *values(row)))
-
-    def _copy_rejected(self, report: FileReport, rejections: list[RowRejection]) -> None:
-        if not rejections:
-            return
-        with self.conn.cursor().copy(_COPY_REJECTED) as copy:
-            for rejection in rejections:
-                copy.write_row(_rejected_values(report, rejection))
+            for record in csv_lines(path, report.feed_format, feed.columns, set_aside):
+                if record is None:
+                    continue
+                result = judge_row(record)
+                if isinstance(result, ValidRow):
+                    copy.write_row((report.file_id or 0, *values(result)))
+                    loaded += 1
+                else:  # the status rules (validate_record's default kind): a RowRejection
+                    assert isinstance(result, RowRejection), result
+                    quarantine.add(result)
+        quarantine.write(self.conn)
+        return loaded, quarantine
 
     def _fast_csv(self, report: FileReport, path: Path, progress: _Progress) -> bool:
         """Load a CSV through the Arrow path (fast_csv.py); False (nothing written) when the file
@@ -640,7 +712,7 @@ class Loader:
             feed.columns, self.registry, file_agency, received_day, report.file_id or 0
         )
         columns = ", ".join(feed.columns)
-        set_aside: list[int] = []
+        set_aside = array("q")  # line numbers, 8 bytes each however many rows are bad
         rows = loaded = 0
         cursor = self.conn.cursor()
         with cursor.copy(
@@ -660,29 +732,22 @@ class Loader:
             raise fast_csv.NotFast("no data rows")
         if judge.repeats_a_key():
             raise fast_csv.NotFast("a (database, report date) key repeated")
-        rejections: list[RowRejection] = []
+        quarantine = Quarantine(report)
         if set_aside:
             context = AgencyContext(file_agency, agency_at)
             seen: set[str] = set()
-            more: list[ValidRow] = []
-            for record in csv_lines(path, feed.feed_format, feed.columns, set(set_aside)):
-                if record is None:
-                    continue
+
+            def judge_row(record: RawRecord) -> LoadedRow | RowRejection:
                 key = duplicate_key(record)
                 if key is not None:
                     if key in seen or judge.loaded_key(*key.split("\x1f")):
                         raise fast_csv.NotFast("a (database, report date) key repeated")
                     seen.add(key)
-                result = validate_record(record, self.registry, received_day, context)
-                if isinstance(result, ValidRow):
-                    more.append(result)
-                else:  # the status rules (validate_record's default kind): a RowRejection
-                    assert isinstance(result, RowRejection), result
-                    rejections.append(result)
-            self._copy_rows(report, more)
-            loaded += len(more)
-            self._copy_rejected(report, rejections)
-        self._account(report, feed, file_agency, loaded, rejections)
+                return validate_record(record, self.registry, received_day, context)
+
+            more, quarantine = self._judge_set_aside(report, feed, path, set_aside, judge_row)
+            loaded += more
+        self._account(report, feed, file_agency, loaded, quarantine)
 
     def _ensure_registry_table(self) -> None:
         """The registry as TEMP tables for the SQL rules (once per connection)."""
@@ -838,29 +903,27 @@ class Loader:
                 ).format(judged=judged),
                 params,
             ).rowcount
-        rejections: list[RowRejection] = []
+        quarantine = Quarantine(report)
         if loaded < rows:
             # The rows SQL did not load: judged again by the Python rules, which explain them.
-            query = sql.SQL("select ord from feed_stage except all select ord from ({judged}) j")
-            set_aside = {ord_ + 1 for (ord_,) in conn.execute(query.format(judged=judged), params)}
+            query = sql.SQL(
+                "select ord from feed_stage except all select ord from ({judged}) j order by 1"
+            )
+            set_aside = array("q")  # line numbers, 8 bytes each however many rows are bad
+            with conn.cursor(name="feed_set_aside") as cursor:
+                cursor.itersize = 100_000
+                cursor.execute(query.format(judged=judged), params)
+                set_aside.extend(ord_ + 1 for (ord_,) in cursor)
             context = AgencyContext(file_agency, agency_at)
-            more: list[ValidRow] = []
-            assert report.feed_format is not None
-            for record in csv_lines(path, report.feed_format, feed.columns, set_aside):
-                if record is None:
-                    continue
-                result = validate_record(record, self.registry, received_day, context, repeated)
-                if isinstance(result, ValidRow):
-                    more.append(result)
-                else:  # the status rules (validate_record's default kind): a RowRejection
-                    assert isinstance(result, RowRejection), result
-                    rejections.append(result)
-            self._copy_rows(report, more)
-            loaded += len(more)
-            self._copy_rejected(report, rejections)
-        if loaded + len(rejections) == 0:
+
+            def judge_row(record: RawRecord) -> LoadedRow | RowRejection:
+                return validate_record(record, self.registry, received_day, context, repeated)
+
+            more, quarantine = self._judge_set_aside(report, feed, path, set_aside, judge_row)
+            loaded += more
+        if loaded + quarantine.count == 0:
             raise FileProblem("empty_file", "the file has a header row but no data rows")
-        self._account(report, feed, file_agency, loaded, rejections)
+        self._account(report, feed, file_agency, loaded, quarantine)
 
 
 def _warm_up_fast_path(files: list[Path], min_set_based: int) -> None:

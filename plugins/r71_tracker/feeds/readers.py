@@ -16,7 +16,7 @@ import os
 import stat
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -298,17 +298,23 @@ def csv_record(
 
 
 def csv_lines(
-    source: Source, feed_format: str, columns: list[str], wanted: set[int]
+    source: Source, feed_format: str, columns: list[str], wanted: Iterable[int]
 ) -> Iterator[RawRecord | None]:
-    """The records that start on the `wanted` physical lines of a CSV whose records are one line.
+    """The records that start on the `wanted` physical lines (ascending) of a CSV whose records
+    are one line each.
 
     Used to explain rows the set-based path set aside: the same reader, the same raw text.
     """
     csv.field_size_limit(sys.maxsize)
+    lines_wanted = iter(wanted)
+    next_wanted = next(lines_wanted, None)
     with _text_stream(source, feed_format) as text:
         for number, line in enumerate(text, start=1):
-            if number not in wanted:
+            if next_wanted is None:
+                return
+            if number != next_wanted:
                 continue
+            next_wanted = next(lines_wanted, None)
             try:
                 fields: list[str] | None = next(csv.reader([line], strict=True), [])
                 error = ""
