@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from r71_tracker.feeds.audit import audit_ingest
+
 pytestmark = pytest.mark.integration
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_feeds"
@@ -164,6 +166,8 @@ def test_bad_feed_gets_a_clear_answer(tracker_env, clean_raw, case):
         assert stored["extra_columns"] == case["extra_columns"]
     if "agency" in case:
         assert stored["agency_code"] == case["agency"]
+    # the raw tables still add up, stored bytes included, after every rejected file
+    assert audit_ingest(clean_raw) == []
 
 
 def test_the_whole_corpus_in_one_call_accounts_for_every_file(tracker_env, clean_raw):
