@@ -95,6 +95,7 @@ DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
 ID_BLOCK = 64
 SET_BASED_MIN_SERVER_VERSION = 160000  # pg_input_is_valid; older servers use the Python rules
 SMALL_FILES_IN_FLIGHT = 16  # small files sent before waiting for their answers
+MAX_STAGED_COLUMNS = 1_000  # wider CSVs are judged by the streamed Python rules
 # Python's str.strip() whitespace (every character whose isspace() is true; a unit test checks
 # the list), so SQL trims exactly what validation.normalise_text trims.
 PYTHON_WHITESPACE = (
@@ -545,8 +546,11 @@ class Loader:
                     self._settle(pipeline, in_flight, reports)
                     try:
                         reports[index] = self._large(report, received.path)
-                    except psycopg.OperationalError:
-                        raise  # the database is unreachable: every file would fail
+                    except psycopg.OperationalError as error:
+                        if self.conn.closed or self.conn.broken:
+                            raise  # the database is unreachable: every file would fail
+                        # a server limit this one file reached (rolled back): its own failure
+                        reports[index] = _internal_error(path, error)
                     except Exception as error:  # rolled back: nothing of the file is stored
                         reports[index] = _internal_error(path, error)
                     continue
@@ -779,6 +783,8 @@ class Loader:
         if self.conn.info.server_version < SET_BASED_MIN_SERVER_VERSION:
             return False  # the SQL rules need pg_input_is_valid (PostgreSQL 16)
         columns = feed.columns
+        if len(columns) > MAX_STAGED_COLUMNS:
+            return False  # a staging table holds at most 1,600 columns
         conn = self.conn
         self._ensure_registry_table()
         staged = [f"c{index}" for index in range(len(columns))]

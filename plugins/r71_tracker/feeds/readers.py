@@ -16,6 +16,7 @@ import os
 import stat
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +240,7 @@ class CsvFeed:
         if not any(columns):
             raise FileProblem("bad_format", "line 1 must be the header row; it is blank", "line 1")
         named = [name for name in columns if name]
-        repeated = sorted({name for name in named if named.count(name) > 1})
+        repeated = sorted(name for name, times in Counter(named).items() if times > 1)
         if repeated:
             raise FileProblem(
                 "bad_format",
