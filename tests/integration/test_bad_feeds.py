@@ -29,6 +29,7 @@ CASES: list[dict] = json.loads((CORPUS / "cases.json").read_text(encoding="utf-8
 TRACKER = Path(sys.executable).parent / "tracker"
 ROW_REASONS = {
     "malformed_row",
+    "field_too_long",
     "missing_field",
     "unknown_agency",
     "agency_mismatch",
@@ -240,21 +241,37 @@ def test_formula_and_sql_text_is_stored_verbatim_and_harmless(tracker_env, clean
     assert "MOJ-CIVIL-STATUS'; --" in raw_record
 
 
-def test_a_one_megabyte_line_loads_whole_without_hanging(tracker_env, clean_raw, tmp_path):
-    """The plain-CSV twin of long_notes_1mb.csv.gz: a 1 MB notes value is valid text."""
+def test_a_field_over_the_limit_is_field_too_long_with_exact_bounded_evidence(
+    tracker_env, clean_raw, tmp_path
+):
+    """The plain-CSV twin of long_notes_1mb.csv.gz: a 1 MB notes value is longer than the
+    contract's 65,536 characters. Its row is field_too_long; the row keeps the first 4,096
+    characters of its raw text with the whole text's length and SHA-256; the next row loads."""
     plain = tmp_path / "long_notes_1mb.csv"
     content = gzip.decompress((CORPUS / "long_notes_1mb.csv.gz").read_bytes())
     plain.write_bytes(content)
-    notes = content.decode("utf-8").splitlines()[1].rsplit(",", 1)[1]
-    assert len(notes) > 900_000
+    long_line = content.decode("utf-8").splitlines()[1]
+    assert len(long_line) > 900_000
     run = run_ingest(plain)
     assert "Traceback" not in run.stdout + run.stderr
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "long_notes_1mb.csv line 2: field_too_long" in run.stdout, run.stdout
     stored = stored_file(clean_raw, sha256_of(plain))
-    assert (stored["rows_loaded"], stored["rejected"]) == (2, []), stored["rejected"]
+    assert stored["rows_loaded"] == 1
     with psycopg.connect(clean_raw) as conn:
-        lengths = conn.execute("select max(length(notes)) from raw.status_reports").fetchone()
-    assert lengths == (len(notes),)
+        evidence = conn.execute(
+            "select line_number, reason_code, raw_record, raw_record_chars, raw_record_sha256"
+            " from raw.rejected_rows"
+        ).fetchall()
+    assert evidence == [
+        (
+            2,
+            "field_too_long",
+            long_line[:4096],
+            len(long_line),
+            hashlib.sha256(long_line.encode("utf-8")).hexdigest(),
+        )
+    ]
 
 
 PEAK_RSS_BOUND_MB = 300  # issue 12: any file within the size limit, whatever it holds
@@ -305,7 +322,7 @@ def test_a_header_of_100000_columns_is_judged_in_linear_time(tracker_env, clean_
     header = (CORPUS / "missing_values.csv").read_text(encoding="utf-8").splitlines()[0]
     row = "2025-12-15,MOJ,MOJ-CIVIL-STATUS,operational,centralized,true,true,100,10,3,"
     wide = tmp_path / "MOJ_wide.csv"
-    extra = [f"extra_{number}" for number in range(100_000)]
+    extra = [f"c{number}" for number in range(100_000)]  # a 690 KB header
     wide.write_text(
         f"{header},{','.join(extra)}\n{row}\n{row.replace('MOJ-CIVIL-STATUS', 'MOJ-LEGAL-AID')}"
         + "," * len(extra)

@@ -75,6 +75,13 @@ DICTIONARY_FIELDS: tuple[str, ...] = (
 DICTIONARY_BOOLEAN_FIELDS: tuple[str, ...] = ("is_original_source",)
 DICTIONARY_ENTRIES_KEY = "fields"
 
+# Limits of a CSV record, so that any file within the size limit is read in bounded memory: a
+# longer field, or a longer physical line, rejects its record as field_too_long; a rejected row
+# keeps the first RAW_EXCERPT_CHARS of its raw text, with the whole text's length and SHA-256.
+MAX_FIELD_CHARS = 64 * 1024
+MAX_LINE_CHARS = 1024 * 1024
+RAW_EXCERPT_CHARS = 4 * 1024
+
 # Row-level reason codes: the row is quarantined in raw.rejected_rows, the file's other rows load.
 ROW_REASONS: dict[str, str] = {
     "malformed_row": "the row cannot be read as one record (wrong number of CSV fields, broken "
@@ -95,6 +102,8 @@ ROW_REASONS: dict[str, str] = {
     "report date; all of them are rejected because the file contradicts itself",
     "duplicate_field_in_file": "a data dictionary lists the same field (names compared without "
     "regard to case) twice for one database and report date; all of them are rejected",
+    "field_too_long": f"a CSV field is longer than {MAX_FIELD_CHARS:,} characters, or a CSV line "
+    f"longer than {MAX_LINE_CHARS:,} (read no further than that)",
 }
 
 # File-level reason codes: the whole file is rejected, nothing from it loads (its bytes are kept).
@@ -127,6 +136,7 @@ REASONS: dict[str, str] = {**ROW_REASONS, **FILE_REASONS, **OPERATOR_REASONS}
 
 # Order in which row rules are checked: a row is rejected for the first rule it breaks.
 ROW_CHECK_ORDER: tuple[str, ...] = (
+    "field_too_long",
     "malformed_row",
     "missing_field",
     "unknown_agency",
@@ -142,6 +152,7 @@ ROW_CHECK_ORDER: tuple[str, ...] = (
     "duplicate_database_in_file",
 )
 DICTIONARY_ROW_CHECK_ORDER: tuple[str, ...] = (
+    "field_too_long",
     "malformed_row",
     "missing_field",
     "unknown_agency",

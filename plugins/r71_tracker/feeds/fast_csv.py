@@ -209,6 +209,9 @@ class FastCsvJudge:
         ok = pc.and_(ok, pc.less_equal(digits["records_updated_30d"], digits["record_count"]))
         if "notes" in field:
             ok = pc.and_(ok, self._clean_notes(field["notes"]))
+            # a field over the contract's limit is field_too_long: the Python rules say so
+            short = pc.less_equal(pc.utf8_length(field["notes"]), contract.MAX_FIELD_CHARS)
+            ok = pc.and_(ok, pc.fill_null(short, True))
         mask = ok.to_numpy(zero_copy_only=False)
         self._keys.append(
             (_indexes(database_index)[mask] << DATE_BITS) | _indexes(date_index)[mask]

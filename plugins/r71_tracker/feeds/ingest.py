@@ -25,7 +25,6 @@ from r71_tracker.feeds.readers import FileProblem, open_regular_file
 from r71_tracker.feeds.validation import RowRejection
 
 LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
-MAX_RAW_RECORD_CHARS = 10_000
 REJECTED_SAMPLES_KEPT = 20
 REJECTED_SAMPLES_PRINTED = 5
 

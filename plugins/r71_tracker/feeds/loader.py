@@ -52,7 +52,6 @@ from r71_tracker.feeds import contract
 from r71_tracker.feeds.ingest import (
     DUPLICATE,
     LOADED,
-    MAX_RAW_RECORD_CHARS,
     REJECTED,
     REJECTED_SAMPLES_KEPT,
     FileReport,
@@ -154,10 +153,14 @@ loaded as (
     from f, json_to_recordset(%(rows_json)s::json) as r ({_RAW_COLUMN_TYPES[kind.name]})
 ),
 quarantined as (
-    insert into raw.rejected_rows (file_id, line_number, reason_code, message, raw_record)
+    insert into raw.rejected_rows (
+        file_id, line_number, reason_code, message, raw_record, raw_record_chars,
+        raw_record_sha256
+    )
     select f.file_id, r.*
     from f, json_to_recordset(%(rejected_json)s::json) as r (
-        line_number integer, reason_code text, message text, raw_record text
+        line_number integer, reason_code text, message text, raw_record text,
+        raw_record_chars integer, raw_record_sha256 text
     )
 )
 select file_id from f
@@ -174,7 +177,9 @@ _ROW_VALUES = {
     kind.name: operator.attrgetter("line_number", *kind.fields) for kind in contract.FEED_KINDS
 }
 _COPY_REJECTED = """
-copy raw.rejected_rows (file_id, line_number, reason_code, message, raw_record) from stdin
+copy raw.rejected_rows (
+    file_id, line_number, reason_code, message, raw_record, raw_record_chars, raw_record_sha256
+) from stdin
 """
 # Binary: bytea as text would be escaped, which costs more than compressing it.
 _COPY_CHUNKS = (
@@ -895,7 +900,12 @@ class Loader:
             with conn.cursor().copy("copy feed_repeated from stdin") as copy:
                 for database, day, _, _ in groups:
                     copy.write_row((database, day))
-        judged = _clean_rows(column, field.get("notes"), all_nfc, bool(groups))
+        free_text = [  # notes and every other column, named or not, as staged (_set_based)
+            f"c{index}"
+            for index, name in enumerate(feed.columns)
+            if name not in contract.REQUIRED_FIELDS
+        ]
+        judged = _clean_rows(column, field.get("notes"), all_nfc, bool(groups), free_text)
         loaded = 0
         if file_agency is not None:
             loaded = conn.execute(
@@ -1078,7 +1088,11 @@ _BOOLEAN_SPELLINGS = sql.SQL(
 
 
 def _clean_rows(
-    column: dict[str, sql.Identifier], notes: str | None, all_nfc: bool, repeats: bool
+    column: dict[str, sql.Identifier],
+    notes: str | None,
+    all_nfc: bool,
+    repeats: bool,
+    free_text: list[str],
 ) -> sql.Composable:
     """Staged rows that are certainly valid, typed; any unusual value is left to the Python rules.
 
@@ -1087,6 +1101,9 @@ def _clean_rows(
     spelling or a space sends the row to Python, which decides (and may load it).
     Each cast is checked once per row (a BETWEEN or a repeated CASE evaluates it twice), and the
     anti-join on repeated keys, costly per staged row even when empty, is left out without them.
+    `free_text`: the staged columns whose values the rules do not constrain (notes, extra
+    columns); a row with one longer than MAX_FIELD_CHARS, or longer than _FREE_TEXT_CHARS
+    together (its line could pass MAX_LINE_CHARS), goes to the Python rules (field_too_long).
     """
     if notes is None:
         notes_value: sql.Composable = sql.SQL("null::text")
@@ -1106,7 +1123,7 @@ def _clean_rows(
         " and {ps} in ('not_started', 'building', 'operational')"
         " and {ds} in ('none', 'digitized', 'partial', 'centralized')"
         " and {pi} in {spellings} and {cn} in {spellings}"
-        " and {counts_ok} and {ca_ok} and {date_ok}{unrepeated}"
+        " and {counts_ok} and {ca_ok} and {date_ok}{unrepeated}{short}"
     ).format(
         agency=c["agency_code"],
         db=c["database_code"],
@@ -1128,6 +1145,26 @@ def _clean_rows(
         ).format(db=c["database_code"], d=c["report_date"]),
         spellings=_BOOLEAN_SPELLINGS,
         notes=notes_value,
+        short=_short_free_text(free_text),
+    )
+
+
+# Free text that stays within this many characters (plus the short constrained fields, quotes
+# and commas) cannot make a line longer than MAX_LINE_CHARS, however it is quoted.
+_FREE_TEXT_CHARS = 500_000
+
+
+def _short_free_text(free_text: list[str]) -> sql.Composable:
+    if not free_text:
+        return sql.SQL("")
+    lengths = [
+        sql.SQL("coalesce(length(s.{}), 0)").format(sql.Identifier(name)) for name in free_text
+    ]
+    return sql.SQL(" and greatest({each}) <= {field} and {total} <= {line}").format(
+        each=sql.SQL(", ").join(lengths),
+        field=sql.Literal(contract.MAX_FIELD_CHARS),
+        total=sql.SQL(" + ").join(lengths),
+        line=sql.Literal(_FREE_TEXT_CHARS),
     )
 
 
@@ -1169,17 +1206,33 @@ def _rows_json(kind_name: str | None, rows: list[LoadedRow]) -> str:
 
 
 def _rejected_values(report: FileReport, rejection: RowRejection) -> tuple[object, ...]:
+    """A raw.rejected_rows row: the first RAW_EXCERPT_CHARS of the raw text, with the whole
+    text's length and SHA-256 (of its UTF-8), so the evidence is bounded and still exact."""
+    raw = rejection.raw_text
+    chars, sha256 = rejection.raw_chars, rejection.raw_sha256
+    if sha256 is None:  # the whole text is at hand
+        chars = len(raw)
+        sha256 = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
     return (
         report.file_id,
         rejection.line_number,
         rejection.reason_code,
         _storable(_row_message(report.original_name, rejection)),
-        _storable(rejection.raw_text, MAX_RAW_RECORD_CHARS),
+        _storable(raw[: contract.RAW_EXCERPT_CHARS]),
+        chars,
+        sha256,
     )
 
 
 def _rejected_json(report: FileReport, rejections: list[RowRejection]) -> str:
-    names = ("line_number", "reason_code", "message", "raw_record")
+    names = (
+        "line_number",
+        "reason_code",
+        "message",
+        "raw_record",
+        "raw_record_chars",
+        "raw_record_sha256",
+    )
     return json.dumps(
         [dict(zip(names, _rejected_values(report, r)[1:], strict=True)) for r in rejections],
         ensure_ascii=False,

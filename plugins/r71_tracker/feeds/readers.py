@@ -10,11 +10,11 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import json
 import os
 import stat
-import sys
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -169,33 +169,87 @@ def _text_stream(content: Source, feed_format: str) -> io.TextIOWrapper:
     )
 
 
-class _LineTap:
-    """Feeds lines to csv.reader and remembers them, so a record's raw text can be kept."""
+class _LineTooLong(Exception):
+    """A physical line longer than MAX_LINE_CHARS: read no further, the rest of it skipped."""
 
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self._pending: list[str] = []
+
+@dataclass(frozen=True)
+class RawText:
+    """A record's raw text as kept: whole, or its first RAW_EXCERPT_CHARS with the whole
+    text's length and SHA-256 (None when `text` is whole)."""
+
+    text: str
+    chars: int | None = None
+    sha256: str | None = None
+
+
+class _LineTap:
+    """Feeds lines to csv.reader, each read at most MAX_LINE_CHARS far (so one huge line never
+    sits in memory), and remembers the record's raw text: whole while it is at most
+    RAW_EXCERPT_CHARS long; past that, its excerpt plus a running length and SHA-256. The raw
+    text is the record's lines as sent, without the line ending after its last line."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self._text = text
+        self.lines = 0  # physical lines read, a line cut short included
+        self._reset()
+
+    def _reset(self) -> None:
+        self._whole: list[str] = []
+        self._held = ""  # the last line's ending: part of the record only if another line follows
+        self._chars = 0
+        self._excerpt = ""
+        self._hash: hashlib._Hash | None = None
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
-        line = next(self._lines)
-        self._pending.append(line)
+        line = self._text.readline(contract.MAX_LINE_CHARS)
+        if not line:
+            raise StopIteration
+        self.lines += 1
+        self._keep(line)
+        if len(line) == contract.MAX_LINE_CHARS and not line.endswith("\n"):
+            while piece := self._text.readline(contract.MAX_LINE_CHARS):
+                self._keep(piece)
+                if piece.endswith("\n"):
+                    break
+            raise _LineTooLong()
         return line
 
-    def take(self) -> str:
-        text = "".join(self._pending)
-        self._pending = []
-        return text.rstrip("\r\n")
+    def _keep(self, piece: str) -> None:
+        body = piece.rstrip("\r\n")
+        counted, self._held = self._held + body, piece[len(body) :]
+        self._chars += len(counted)
+        if self._hash is not None:
+            self._hash.update(counted.encode("utf-8", "surrogatepass"))
+            return
+        self._whole.append(counted)
+        if self._chars > contract.RAW_EXCERPT_CHARS:
+            whole = "".join(self._whole)
+            self._excerpt = whole[: contract.RAW_EXCERPT_CHARS]
+            self._hash = hashlib.sha256(whole.encode("utf-8", "surrogatepass"))
+            self._whole = []
+
+    def take(self) -> RawText:
+        """The raw text of the record read since the last take."""
+        if self._hash is None:
+            raw = RawText("".join(self._whole))
+        else:
+            raw = RawText(self._excerpt, self._chars, self._hash.hexdigest())
+        self._reset()
+        return raw
 
 
-def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None, str, str]]:
-    """(start line, fields or None, raw text, csv error) for each record, header included."""
-    tap = _LineTap(iter(text))
-    # The contract sets no length limit on a field (notes may be long); the file size limit
-    # bounds every field already, so lift the csv module's 128 KiB default.
-    csv.field_size_limit(sys.maxsize)
+_FIELD_TOO_LONG = "field_too_long"
+
+
+def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None, RawText, str]]:
+    """(start line, fields or None, raw text, error) for each record, header included. The error
+    is csv's message, or _FIELD_TOO_LONG for a field or line over the contract's limits."""
+    tap = _LineTap(text)
+    csv.field_size_limit(contract.MAX_FIELD_CHARS)
     reader = csv.reader(tap, strict=True)
     previous_line = 0
     while True:
@@ -204,9 +258,12 @@ def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None
             error = ""
         except StopIteration:
             return
+        except _LineTooLong:
+            fields, error = None, _FIELD_TOO_LONG
         except csv.Error as problem:
-            fields, error = None, str(problem)
-        start, previous_line = previous_line + 1, reader.line_num
+            too_long = str(problem).startswith("field larger than field limit")
+            fields, error = None, _FIELD_TOO_LONG if too_long else str(problem)
+        start, previous_line = previous_line + 1, tap.lines
         yield start, fields, tap.take(), error
 
 
@@ -269,7 +326,7 @@ class CsvFeed:
             yield from self._records(_csv_records(text))
 
     def _records(
-        self, rows: Iterator[tuple[int, list[str] | None, str, str]]
+        self, rows: Iterator[tuple[int, list[str] | None, RawText, str]]
     ) -> Iterator[RawRecord]:
         next(rows)  # the header, checked in open()
         for line, fields, raw_text, error in rows:
@@ -279,23 +336,33 @@ class CsvFeed:
 
 
 def csv_record(
-    columns: list[str], line: int, fields: list[str] | None, raw_text: str, error: str
+    columns: list[str], line: int, fields: list[str] | None, raw: RawText, error: str
 ) -> RawRecord | None:
     """One CSV data record as the rules see it; None for a blank line (or only commas)."""
     location = f"line {line}"
     if fields is not None and not any(value.strip() for value in fields):
         return None
+
+    def record(
+        values: dict[str, object] | None, problem: str | None = None, code: str = "malformed_row"
+    ) -> RawRecord:
+        return RawRecord(line, location, values, raw.text, problem, code, raw.chars, raw.sha256)
+
+    if error == _FIELD_TOO_LONG:
+        return record(
+            None,
+            f"a field longer than {contract.MAX_FIELD_CHARS:,} characters, or a line longer"
+            f" than {contract.MAX_LINE_CHARS:,}: not read further",
+            error,
+        )
     if fields is None:
-        return RawRecord(line, location, None, raw_text, f"broken CSV quoting ({error})")
-    problem = None
+        return record(None, f"broken CSV quoting ({error})")
     width = len(columns)
     if len(fields) != width:
-        problem = f"{len(fields)} fields, the header has {width}"
-    elif any("\x00" in value for value in fields):
-        problem = "contains a NUL character"
-    if problem is not None:
-        return RawRecord(line, location, None, raw_text, problem)
-    return RawRecord(line, location, dict(zip(columns, fields, strict=True)), raw_text)
+        return record(None, f"{len(fields)} fields, the header has {width}")
+    if any("\x00" in value for value in fields):
+        return record(None, "contains a NUL character")
+    return record(dict(zip(columns, fields, strict=True)))
 
 
 def csv_lines(
@@ -306,22 +373,18 @@ def csv_lines(
 
     Used to explain rows the set-based path set aside: the same reader, the same raw text.
     """
-    csv.field_size_limit(sys.maxsize)
     lines_wanted = iter(wanted)
     next_wanted = next(lines_wanted, None)
     with _text_stream(source, feed_format) as text:
-        for number, line in enumerate(text, start=1):
+        records = _csv_records(text)  # one line each: what the set-based paths stage
+        next(records, None)  # the header
+        for number, fields, raw, error in records:
             if next_wanted is None:
                 return
             if number != next_wanted:
                 continue
             next_wanted = next(lines_wanted, None)
-            try:
-                fields: list[str] | None = next(csv.reader([line], strict=True), [])
-                error = ""
-            except csv.Error as problem:
-                fields, error = None, str(problem)
-            yield csv_record(columns, number, fields, line.rstrip("\r\n"), error)
+            yield csv_record(columns, number, fields, raw, error)
 
 
 def _unstorable_text(value: object) -> bool:

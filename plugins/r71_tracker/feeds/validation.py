@@ -43,8 +43,11 @@ class RawRecord:
     line_number: int
     location: str
     values: Mapping[str, object] | None
-    raw_text: str
+    raw_text: str  # the whole record, or its first RAW_EXCERPT_CHARS when it is longer
     problem: str | None = None
+    problem_code: str = "malformed_row"  # the reason when `problem` is set
+    raw_chars: int | None = None  # the whole record's length, when raw_text is an excerpt
+    raw_sha256: str | None = None  # the whole record's hash (UTF-8), when raw_text is an excerpt
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class RowRejection:
     reason_code: str
     detail: str
     raw_text: str
+    raw_chars: int | None = None  # as in RawRecord: set when raw_text is an excerpt
+    raw_sha256: str | None = None
 
 
 @dataclass
@@ -274,7 +279,7 @@ def _checked_texts(
     """The rules both feeds share: readable, complete, the file's agency, a real past date."""
     values = record.values
     if values is None:
-        raise RowProblem("malformed_row", record.problem or "the row cannot be read")
+        raise RowProblem(record.problem_code, record.problem or "the row cannot be read")
     texts = _required_texts(values, kind)
     _check_agency(texts["agency_code"], texts["database_code"], registry, context, record.location)
     report_date = parse_date(texts["report_date"])
@@ -360,6 +365,8 @@ def validate_record(
             problem.reason_code,
             problem.detail,
             record.raw_text,
+            record.raw_chars,
+            record.raw_sha256,
         )
     repeated = (duplicate_keys or {}).get(row.duplicate_key)
     if repeated is not None:
@@ -374,6 +381,8 @@ def validate_record(
             f"{what} appears {count} times in this file (first at {first});"
             " all of them are rejected",
             record.raw_text,
+            record.raw_chars,
+            record.raw_sha256,
         )
     return row
 

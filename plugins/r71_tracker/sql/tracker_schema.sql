@@ -90,6 +90,11 @@ create table if not exists raw.rejected_rows (
     raw_record text,
     primary key (file_id, line_number)
 );
+-- raw_record keeps the first 4,096 characters of the row's raw text (issue 12: bounded evidence);
+-- these are the whole text's length and SHA-256 (of its UTF-8), null for rows stored before them.
+alter table raw.rejected_rows
+    add column if not exists raw_record_chars integer,
+    add column if not exists raw_record_sha256 text;
 
 -- No foreign keys to raw.feed_files (a per-row check costs more than the load itself): each file
 -- commits with its rows in one transaction, and `tracker audit-ingest` checks that nothing is

@@ -22,10 +22,12 @@ BRIEF_ROW_CODES = {
     "updated_exceeds_records",
     "duplicate_database_in_file",
     "malformed_row",
+    "field_too_long",  # issue 12: bounded memory for any field
 }
 BRIEF_FILE_CODES = {"bad_encoding", "bad_format", "missing_columns", "empty_file", "too_large"}
 # v1.1 (data dictionary): the row rules the fields feed shares, and its own duplicate rule.
 DICTIONARY_ROW_CODES = {
+    "field_too_long",
     "malformed_row",
     "missing_field",
     "unknown_agency",
