@@ -316,6 +316,24 @@ def test_a_million_bad_lines_are_quarantined_in_bounded_memory(tracker_env, clea
     assert counts == [(lines, 0, lines, lines, lines, 2, lines + 1)]
 
 
+def test_a_20_mb_quoted_field_is_refused_in_bounded_memory(tracker_env, clean_raw, tmp_path):
+    """One quoted notes value of 20 MB: the check for quotes COPY reads unlike Python's csv
+    module took about 120 bytes of memory per byte of it (a 50 MB field: 6.1 GB)."""
+    header = (CORPUS / "missing_values.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = "2025-12-15,MOJ,MOJ-CIVIL-STATUS,operational,centralized,true,true,100,10,3,"
+    huge = tmp_path / "MOJ_huge_notes.csv"
+    huge.write_text(
+        f'{header}\n{row}"{"a" * 20_000_000}"\n{row.replace("CIVIL-STATUS", "LEGAL-AID")}\n',
+        encoding="utf-8",
+    )
+    run, peak_mb = ingest_peak_rss_mb(huge)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert peak_mb <= PEAK_RSS_BOUND_MB, peak_mb
+    stored = stored_file(clean_raw, sha256_of(huge))
+    rejected = [[int(line), code] for line, code, _ in stored["rejected"]]
+    assert (stored["rows_loaded"], rejected) == (1, [[2, "field_too_long"]])
+
+
 def test_a_header_of_100000_columns_is_judged_in_linear_time(tracker_env, clean_raw, tmp_path):
     """789 KB of header took 360 s when each name was counted against all the others (and a
     staging table of that width stopped the whole call); now it is one more file, in seconds."""
