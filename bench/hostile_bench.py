@@ -1,0 +1,172 @@
+"""`make bench` (hostile part): what a sender can make within the size limit, against a valid file.
+
+Issue 12: for any file up to the size limit, `tracker ingest` stays within 300 MB of peak RSS and
+its time is at most linear in the file's size. Each hostile class below is generated once under
+.local/bench_hostile/ and ingested alone, as `tracker ingest` in a subprocess of its own (its own
+peak RSS, measured as ingest_bench.tracker_ingest does), into a fresh database; its seconds per
+MB (of content: a gzip file's expanded bytes; beyond the cost of any call, a one-row file's) are
+compared with those of a valid file measured in the same run: the 1,000,000-row history export of
+the ingest benchmark. The last line gives the worst peak RSS and the worst
+seconds per MB over the classes.
+
+Everything lives in database `tracker_bench_hostile` (embedded server unless TRACKER_DATABASE_URL
+is set); the registry is the ingest benchmark's stress registry (.local/bench/seeds).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ingest_bench  # noqa: E402
+
+from r71_tracker import database  # noqa: E402
+from r71_tracker.config import settings  # noqa: E402
+
+BENCH_DATABASE = "tracker_bench_hostile"
+TARGET_RSS_MB = 300
+TARGET_TIME_RATIO = 4.0  # seconds per MB, against the valid file's
+MB = 1024 * 1024
+HEADER = (
+    "report_date,agency_code,database_code,platform_status,data_status,process_integrated,"
+    "connected_national,record_count,records_updated_30d,consumer_agencies,notes\n"
+)
+ROW = "2025-12-15,MOJ,MOJ-CIVIL-STATUS,operational,centralized,true,true,100,10,3,"
+
+
+def _bad_lines(path: Path) -> None:
+    path.write_text(HEADER + "x\n" * 1_000_000, encoding="utf-8")
+
+
+def _bad_lines_gzip(path: Path) -> None:
+    path.write_bytes(gzip.compress((HEADER + "x\n" * 2_000_000).encode(), 9))
+
+
+def _huge_field(path: Path) -> None:
+    path.write_text(f'{HEADER}{ROW}"{"a" * 50_000_000}"\n', encoding="utf-8")
+
+
+def _wide_header(path: Path) -> None:
+    extra = ",".join(f"c{number}" for number in range(100_000))
+    path.write_text(f"{HEADER.rstrip()},{extra}\n{ROW}\n", encoding="utf-8")
+
+
+def _long_numbers(path: Path) -> None:
+    digits = "9" * 5_000
+    row = ROW.replace(",100,10,3,", f",{digits},{digits},3,")
+    path.write_text(HEADER + (row + "\n") * 5_000, encoding="utf-8")
+
+
+def _wide_json(path: Path) -> None:
+    entry = json.dumps(
+        {
+            "database_code": "MOJ-CIVIL-STATUS",
+            "report_date": "2025-12-15",
+            "platform_status": "operational",
+            "data_status": "centralized",
+            "process_integrated": True,
+            "connected_national": True,
+            "record_count": 100,
+            "records_updated_30d": 10,
+            "consumer_agencies": 3,
+        }
+    )
+    count = 20 * MB // (len(entry) + 1)
+    path.write_text(
+        '{"agency_code": "MOJ", "databases": [' + ",".join([entry] * count) + "]}",
+        encoding="utf-8",
+    )
+
+
+def _deep_json(path: Path) -> None:
+    depth = 1_000_000
+    path.write_text(
+        '{"agency_code": "MOJ", "databases": [' + "[" * depth + "]" * depth + "]}",
+        encoding="utf-8",
+    )
+
+
+CLASSES: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "1,000,000 one-character bad lines": ("MOJ_bad_lines.csv", _bad_lines),
+    "2,000,000 bad lines in a 20 KB gzip": ("MOJ_bad_lines.csv.gz", _bad_lines_gzip),
+    "one quoted 50 MB field": ("MOJ_huge_field.csv", _huge_field),
+    "a header of 100,000 columns": ("MOJ_wide_header.csv", _wide_header),
+    "5,000 rows of 5,000-digit counts": ("MOJ_long_numbers.csv", _long_numbers),
+    "a 20 MB JSON list of entries": ("MOJ_wide.json", _wide_json),
+    "JSON nested 1,000,000 deep": ("MOJ_deep.json", _deep_json),
+}
+
+
+def _content_mb(path: Path) -> float:
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as handle:
+            size = 0
+            while chunk := handle.read(MB):
+                size += len(chunk)
+        return size / MB
+    return path.stat().st_size / MB
+
+
+def main() -> int:
+    bench_inputs = ingest_bench.prepare_inputs(settings().local_dir / "bench")
+    root = settings().local_dir / "bench_hostile"
+    root.mkdir(parents=True, exist_ok=True)
+    url = database.ensure_database(database.tracker_url(), BENCH_DATABASE)
+    database.ensure_tracker_schema(url)
+
+    def ingest(path: Path) -> ingest_bench.Run:
+        ingest_bench._reset(url)
+        return ingest_bench.tracker_ingest(url, bench_inputs.seeds, [path])
+
+    # Seconds per MB are counted beyond the cost of any call (the interpreter, the registry, the
+    # connection): the ingest of a one-row file, which the small classes would otherwise measure.
+    one_row = root / "MOJ_one_row.csv"
+    one_row.write_text(HEADER + ROW + "\n", encoding="utf-8")
+    startup = min(ingest(one_row).seconds for _ in range(3))
+    valid = ingest(bench_inputs.history_csv)
+    valid_rate = (valid.seconds - startup) / _content_mb(bench_inputs.history_csv)
+    print(
+        f"hostile files: any call {startup:.2f} s; valid 1,000,000-row CSV {valid.seconds:.1f} s"
+        f" ({valid_rate:.3f} s/MB beyond it), peak RSS {valid.peak_rss_mb:.0f} MB"
+    )
+    worst_rss = (0.0, "")
+    worst_rate = (0.0, "")
+    ok = True
+    for label, (name, write) in CLASSES.items():
+        path = root / name
+        if not path.is_file():
+            write(path)
+        run = ingest(path)
+        size = _content_mb(path)
+        rate = max(run.seconds - startup, 0.0) / size
+        ratio = rate / valid_rate
+        verdict = (
+            "ok"
+            if run.peak_rss_mb <= TARGET_RSS_MB
+            and ratio <= TARGET_TIME_RATIO
+            and run.exit_code in (0, 1)
+            else "OVER"
+        )
+        ok &= verdict == "ok"
+        print(
+            f"  {label:38} {size:7.1f} MB {run.seconds:7.1f} s {rate:7.3f} s/MB"
+            f" = {ratio:6.1f} x valid | peak RSS {run.peak_rss_mb:5.0f} MB | exit"
+            f" {run.exit_code} {verdict}"
+        )
+        worst_rss = max(worst_rss, (run.peak_rss_mb, label))
+        worst_rate = max(worst_rate, (ratio, label))
+    print(
+        f"hostile: worst peak RSS {worst_rss[0]:.0f} MB ({worst_rss[1]}; target <="
+        f" {TARGET_RSS_MB} MB), worst time {worst_rate[0]:.1f} x the valid file's per MB"
+        f" ({worst_rate[1]}; target <= {TARGET_TIME_RATIO})"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
