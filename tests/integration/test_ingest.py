@@ -638,3 +638,35 @@ def test_the_arrow_path_loads_what_the_python_rules_load(
 
 def _no_fallback(*args, **kwargs):
     raise AssertionError("the Arrow path fell back to an exact path")
+
+
+def test_a_large_file_shows_its_progress_in_a_terminal(tracker_env, clean_raw, tmp_path):
+    """`tracker ingest` in a terminal draws a progress bar (rich) for a large file: its name and
+    the bytes read of its size, cleared when the file is done."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    rows = [{**VALID_MOJ_ROW, "notes": f"note {number}" + "x" * 60} for number in range(20_000)]
+    large = _write(tmp_path, "MOJ_large.csv", _csv(rows))
+    assert large.stat().st_size >= loader.DEFAULT_SET_BASED_MIN_BYTES
+    controller, terminal = pty.openpty()
+    tracker = Path(sys.executable).with_name("tracker")
+    process = subprocess.Popen(
+        [str(tracker), "ingest", str(large)], stdout=terminal, stderr=terminal, close_fds=True
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=120) == 0, shown.decode(errors="replace")
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert "MOJ_large.csv" in text and "MB" in text, text

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 import psycopg
 from isal import isal_zlib
@@ -85,6 +85,9 @@ from r71_tracker.feeds.validation import (
     validate_record,
 )
 from r71_tracker.registry import Registry, load_registry
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 LOG = logging.getLogger(__name__)
 
@@ -242,26 +245,33 @@ def _digest_and_spool(path: Path, keep: bool) -> tuple[str, IO[bytes] | None]:
 
 
 class _Progress:
-    """A one-line progress bar on stderr for a large file (only when asked: a terminal, no JSON)."""
+    """A one-line progress bar (rich) on stderr for a large file, only when asked (a terminal, no
+    JSON): bytes read of the file's size; the line is cleared when the file is done."""
 
     def __init__(self, name: str, total: int, stream: TextIO | None) -> None:
-        self.name, self.total, self.stream, self.done, self.shown = name, total, stream, 0, -1
+        self._bar: Progress | None = None
+        if stream is None or total <= 0:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=Console(file=stream),
+            transient=True,
+        )
+        self._task = self._bar.add_task(name[:40], total=total)
+        self._bar.start()
 
     def advance(self, count: int) -> None:
-        if self.stream is None or self.total <= 0:
-            return
-        self.done += count
-        percent = min(100, self.done * 100 // self.total)
-        if percent != self.shown:
-            self.shown = percent
-            bar = "#" * (percent // 4)
-            self.stream.write(f"\r{self.name[:40]:<40} [{bar:<25}] {percent:3d}%")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.advance(self._task, count)
 
     def close(self) -> None:
-        if self.stream is not None and self.shown >= 0:
-            self.stream.write("\r" + " " * 75 + "\r")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.stop()
 
 
 @dataclass
