@@ -334,6 +334,46 @@ def test_a_20_mb_quoted_field_is_refused_in_bounded_memory(tracker_env, clean_ra
     assert (stored["rows_loaded"], rejected) == (1, [[2, "field_too_long"]])
 
 
+def test_a_file_still_being_written_is_rejected_with_exactly_the_bytes_it_read(
+    tracker_env, clean_raw, tmp_path
+):
+    """A large file appended to while it is ingested: its rows loaded from one read and its
+    stored bytes from another did not match (54,000 rows loaded, 42,000 stored). Now nothing of
+    it loads, its bytes as hashed are kept, and the raw tables still add up."""
+    import threading
+
+    header = (CORPUS / "missing_values.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = "2025-12-15,MOJ,MOJ-CIVIL-STATUS,operational,centralized,true,true,100,10,3,"
+    growing = tmp_path / "MOJ_growing.csv"
+    growing.write_text(header + "\n" + (row + "x" * 60 + "\n") * 60_000, encoding="utf-8")
+    done = threading.Event()
+
+    def keep_writing() -> None:
+        with growing.open("a", encoding="utf-8") as handle:
+            while not done.is_set():
+                handle.write(row + "more\n")
+                handle.flush()
+                done.wait(0.001)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        run = run_ingest(growing)
+    finally:
+        done.set()
+        writer.join()
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "changed_while_read" in run.stderr, run.stderr
+    with psycopg.connect(clean_raw) as conn:
+        files = conn.execute(
+            "select file_status, file_reason_code, rows_loaded from raw.feed_files"
+        ).fetchall()
+        rows = conn.execute("select count(*) from raw.status_reports").fetchone()
+    assert files == [("rejected", "changed_while_read", 0)]
+    assert rows == (0,)
+    assert audit_ingest(clean_raw) == []
+
+
 def test_a_header_of_100000_columns_is_judged_in_linear_time(tracker_env, clean_raw, tmp_path):
     """789 KB of header took 360 s when each name was counted against all the others (and a
     staging table of that width stopped the whole call); now it is one more file, in seconds."""

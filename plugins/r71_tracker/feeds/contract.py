@@ -106,6 +106,8 @@ ROW_REASONS: dict[str, str] = {
     f"longer than {MAX_LINE_CHARS:,} (read no further than that)",
 }
 
+CHANGED_WHILE_READ = "changed_while_read"
+
 # File-level reason codes: the whole file is rejected, nothing from it loads (its bytes are kept).
 FILE_REASONS: dict[str, str] = {
     "too_large": "the file (or its gzip content) is larger than the size limit",
@@ -114,6 +116,8 @@ FILE_REASONS: dict[str, str] = {
     "bad_encoding": "the text is not UTF-8 (with or without BOM)",
     "empty_file": "the file has no data rows",
     "missing_columns": "required columns (CSV) or file keys (JSON) are missing",
+    CHANGED_WHILE_READ: "the file changed while it was read (still being written, or replaced): "
+    "nothing of it loads, the bytes read are kept as received; send it again once complete",
 }
 
 # Not a contract outcome: the path given to the tracker could not be opened; nothing was received.

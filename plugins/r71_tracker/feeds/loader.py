@@ -223,25 +223,33 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _digest_and_spool(path: Path, keep: bool) -> tuple[str, IO[bytes] | None]:
-    """The file's SHA-256 and (if kept) its gzip chunks, length-prefixed, in a temporary file (in
-    memory while small), from one read of the file.
+def _digest_and_spool(path: Path, keep: bool) -> tuple[str, int, IO[bytes] | None]:
+    """The file's SHA-256, its length and (if kept) its gzip chunks, length-prefixed, in a
+    temporary file (in memory while small), from one read of the file.
 
     Runs in a worker thread (hashlib and ISA-L release the GIL) while the rows load, so hashing
     and storing the bytes cost almost no time; the chunks are COPYed after the rows, in the same
     transaction.
     """
     digest = hashlib.sha256()
+    length = 0
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) if keep else None
     for chunk in _file_chunks(path):
         digest.update(chunk)
+        length += len(chunk)
         if spool is not None:
             compressed = gzip_chunk(chunk)
             spool.write(len(compressed).to_bytes(4, "big"))
             spool.write(compressed)
     if spool is not None:
         spool.seek(0)
-    return digest.hexdigest(), spool
+    return digest.hexdigest(), length, spool
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written to or replaced (no file has the same after a write)."""
+    stat = os.stat(path, follow_symlinks=False)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 class _Progress:
@@ -598,29 +606,41 @@ class Loader:
         rolled back."""
         conn = self.conn
         size = report.size_bytes or 0
+        before = _identity(path)
         digesting = self._pool.submit(_digest_and_spool, path, size <= self.max_bytes)
         try:
             with conn.transaction():
                 progress = _Progress(report.original_name, size, self.progress)
                 try:
-                    if size > self.max_bytes:
-                        raise FileProblem(
-                            "too_large", f"{size} bytes is over the limit of {self.max_bytes}"
-                        )
-                    if not self._fast_csv(report, path, progress):
-                        report.feed_format = check_whole_file(
-                            report.original_name, path, self.max_bytes
-                        )
-                        if not (
-                            report.feed_format.startswith("csv")
-                            and self._set_based(report, path, progress)
-                        ):
-                            self._streamed(report, path)
+                    # A savepoint: a file found changed after its rows loaded takes them back.
+                    with conn.transaction(savepoint_name="file_rows"):
+                        if size > self.max_bytes:
+                            raise FileProblem(
+                                "too_large", f"{size} bytes is over the limit of {self.max_bytes}"
+                            )
+                        if not self._fast_csv(report, path, progress):
+                            report.feed_format = check_whole_file(
+                                report.original_name, path, self.max_bytes
+                            )
+                            if not (
+                                report.feed_format.startswith("csv")
+                                and self._set_based(report, path, progress)
+                            ):
+                                self._streamed(report, path)
+                        report.sha256, stored_size, spool = digesting.result()
+                        if _identity(path) != before or stored_size != size:
+                            report.size_bytes = stored_size  # what is stored: the bytes hashed
+                            raise FileProblem(
+                                contract.CHANGED_WHILE_READ,
+                                "the file changed while it was read (still being written?):"
+                                " nothing of it loads; its bytes as hashed are kept; send it"
+                                " again once it is complete",
+                            )
                 except FileProblem as problem:
                     self._reject(report, problem)
                 finally:
                     progress.close()
-                report.sha256, spool = digesting.result()
+                report.sha256, stored_size, spool = digesting.result()
                 with spool or contextlib.nullcontext():
                     conn.execute(_LOCK, (lock_key(report.sha256),))
                     existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()

@@ -25,6 +25,8 @@ BRIEF_ROW_CODES = {
     "field_too_long",  # issue 12: bounded memory for any field
 }
 BRIEF_FILE_CODES = {"bad_encoding", "bad_format", "missing_columns", "empty_file", "too_large"}
+# issue 12: exact evidence for a file still being written
+BRIEF_FILE_CODES |= {"changed_while_read"}
 # v1.1 (data dictionary): the row rules the fields feed shares, and its own duplicate rule.
 DICTIONARY_ROW_CODES = {
     "field_too_long",
