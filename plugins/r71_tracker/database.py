@@ -212,7 +212,7 @@ def _move_bytes_to_chunks(conn: psycopg.Connection) -> None:
     ).fetchone()
     if not has_content:
         return
-    from r71_tracker.feeds.loader import CHUNK_BYTES, gzip_chunk
+    from r71_tracker.feeds.chunks import CHUNK_BYTES, gzip_chunk
 
     files = conn.execute(
         "select sha256, content from raw.feed_files as f where length(content) > 0"

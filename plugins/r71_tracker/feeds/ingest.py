@@ -13,62 +13,21 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from r71_tracker import database
 from r71_tracker.config import ConfigError
 from r71_tracker.feeds import contract
-from r71_tracker.feeds.readers import FileProblem, open_regular_file
-from r71_tracker.feeds.validation import RowRejection
+from r71_tracker.feeds.readers import open_regular_file
+from r71_tracker.feeds.report import (
+    DUPLICATE,
+    LOADED,
+    REJECTED,
+    FileReport,
+)
 
-LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
-REJECTED_SAMPLES_KEPT = 20
 REJECTED_SAMPLES_PRINTED = 5
-
-
-@dataclass
-class FileReport:
-    """What happened to one file: the load report a ministry or an operator reads."""
-
-    path: Path
-    original_name: str
-    outcome: str
-    sha256: str | None = None
-    size_bytes: int | None = None
-    feed_format: str | None = None
-    feed_kind: str | None = None  # 'status' or 'fields'; None when rejected before it was read
-    file_id: int | None = None
-    agency_code: str | None = None
-    received_at: datetime | None = None
-    rows_received: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    reason_code: str | None = None
-    message: str | None = None
-    extra_columns: list[str] = field(default_factory=list)
-    rejected_samples: list[dict[str, object]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain JSON types (paths and times as strings)."""
-        data = {item.name: getattr(self, item.name) for item in fields(self)}
-        data["path"] = str(self.path)
-        data["received_at"] = self.received_at.isoformat() if self.received_at else None
-        return data
-
-
-def _display_name(path: Path) -> str:
-    """The file name as text PostgreSQL can store, even when the name's bytes are not UTF-8."""
-    return os.fsencode(path.name).decode("utf-8", "replace")
-
-
-def _storable(text: str, limit: int | None = None) -> str:
-    """Text PostgreSQL accepts: no NUL, no lone surrogates; optionally cut to `limit` chars."""
-    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-    return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 
 def _sha256_of(path: Path) -> str:
@@ -100,15 +59,6 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _file_message(name: str, problem: FileProblem) -> str:
-    where = f" {problem.location}" if problem.location else ""
-    return f"{name}{where}: file rejected ({problem.reason_code}): {problem.detail}"
-
-
-def _row_message(name: str, rejection: RowRejection) -> str:
-    return f"{name} {rejection.location}: {rejection.reason_code}: {rejection.detail}"
-
-
 def ingest_paths(
     paths: list[Path], url: str | None = None, progress: bool | None = None
 ) -> list[FileReport]:
@@ -119,7 +69,7 @@ def ingest_paths(
     """
     from r71_tracker.feeds import loader
 
-    return loader.ingest_paths(paths, url, progress)
+    return loader.ingest_files(_expand(paths), url, progress)
 
 
 class LandingFolderError(ConfigError):

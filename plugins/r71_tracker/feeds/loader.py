@@ -5,14 +5,17 @@ check, the verbatim bytes (gzip chunks in raw.feed_file_chunks, keyed by sha256)
 (raw.status_reports and raw.rejected_rows) and the raw.feed_files row with its final counts.
 Nothing is updated or deleted, so a crash at any point leaves either the whole file or nothing.
 
-Two ways to judge the rows, with the same results:
-- small files (under TRACKER_SET_BASED_MIN_BYTES) are validated in Python (validation.py) and
-  written in one pipelined round trip on a connection shared by the whole call;
-- large CSV files are COPYed into a TEMP staging table and judged in SQL. SQL only decides which
-  rows are certainly valid (and loads them in one INSERT ... SELECT); every other row is read again
-  and judged by validation.py, so reason codes, precedence and messages are those of the Python
-  path. A file the staging COPY cannot read exactly like Python's csv module (records spanning
-  lines, blank lines, stray quotes, NUL bytes) goes through the streaming Python path instead.
+The Python rules (validation.py) are the reference; the other ways only decide faster which rows
+are certainly valid, and every row they set aside is judged by the Python rules, so reason codes,
+precedence and messages are always theirs:
+- small files (under TRACKER_SET_BASED_MIN_BYTES, at most SMALL_FILE_MAX_REJECTIONS bad rows) are
+  judged in Python and written in one pipelined round trip on a connection shared by the call;
+- large status CSVs are judged by the Arrow path (fast_csv.py), else staged by COPY and judged in
+  SQL; a file the staging COPY cannot read exactly like Python's csv module (records spanning
+  lines, stray quotes, lines too long, more than MAX_STAGED_COLUMNS columns) goes the streamed
+  Python way, as do JSON files and data dictionaries.
+Rejected rows are quarantined in bounded memory (Quarantine); a large file that changes while it
+is read is rejected (changed_while_read), keeping exactly the bytes that were hashed.
 """
 
 from __future__ import annotations
@@ -43,24 +46,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
 import psycopg
-from isal import isal_zlib
 from psycopg import sql
 
 from r71_tracker import config, database
 from r71_tracker.config import settings
 from r71_tracker.feeds import contract
-from r71_tracker.feeds.ingest import (
-    DUPLICATE,
-    LOADED,
-    REJECTED,
-    REJECTED_SAMPLES_KEPT,
-    FileReport,
-    _display_name,
-    _expand,
-    _file_message,
-    _row_message,
-    _storable,
-)
+from r71_tracker.feeds.chunks import CHUNK_BYTES, gzip_chunk
 from r71_tracker.feeds.readers import (
     CsvFeed,
     FileProblem,
@@ -72,6 +63,17 @@ from r71_tracker.feeds.readers import (
     decoded_chunks,
     open_feed,
     open_regular_file,
+)
+from r71_tracker.feeds.report import (
+    DUPLICATE,
+    LOADED,
+    REJECTED,
+    REJECTED_SAMPLES_KEPT,
+    FileReport,
+    display_name,
+    file_message,
+    row_message,
+    storable,
 )
 from r71_tracker.feeds.validation import (
     AgencyContext,
@@ -91,7 +93,6 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-CHUNK_BYTES = 1024 * 1024
 SPOOL_MEMORY_BYTES = 16 * 1024 * 1024  # compressed chunks beyond this wait in a temporary file
 DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
 ID_BLOCK = 64
@@ -208,15 +209,6 @@ def lock_key(sha256: str) -> int:
     return int.from_bytes(bytes.fromhex(sha256)[:8], "big", signed=True)
 
 
-def gzip_chunk(data: bytes) -> bytes:
-    """One independent gzip member: the chunks concatenated are a valid gzip file.
-
-    ISA-L (level 1) writes standard gzip about four times faster than zlib's fastest level.
-    """
-    compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
-    return compressor.compress(data) + compressor.flush()
-
-
 def _file_chunks(path: Path) -> Iterator[bytes]:
     with open_regular_file(path) as handle:
         while chunk := handle.read(CHUNK_BYTES):
@@ -296,7 +288,7 @@ def _internal_error(path: Path, error: Exception) -> FileReport:
     traceback in the log; the ingest goes on with the other files."""
     incident = uuid.uuid4().hex[:8]
     LOG.exception("internal error %s while ingesting %s", incident, path)
-    name = _display_name(path)
+    name = display_name(path)
     report = FileReport(path=path, original_name=name, outcome=REJECTED)
     report.reason_code = contract.INTERNAL_ERROR
     report.message = (
@@ -395,7 +387,7 @@ class Loader:
     def receive(self, path: Path) -> FileReport | _Received:
         """Read, hash and (for a small file) judge a file, with no database work; a FileReport
         when there is nothing to write (the file cannot be read)."""
-        name = _display_name(path)
+        name = display_name(path)
         report = FileReport(path=path, original_name=name, outcome=LOADED)
         report.feed_format = contract.feed_format(name)
         try:
@@ -443,7 +435,7 @@ class Loader:
             "received": report.rows_received,
             "loaded": report.rows_loaded,
             "rejected": report.rows_rejected,
-            "extra": [_storable(column) for column in report.extra_columns],
+            "extra": [storable(column) for column in report.extra_columns],
             "received_at": report.received_at,
             "kind": report.feed_kind,
         }
@@ -467,7 +459,7 @@ class Loader:
 
     def _reject(self, report: FileReport, problem: FileProblem) -> None:
         report.outcome, report.reason_code = REJECTED, problem.reason_code
-        report.message = _storable(_file_message(report.original_name, problem))
+        report.message = storable(file_message(report.original_name, problem))
         report.agency_code, report.extra_columns, report.feed_kind = None, [], None
         report.rows_received = report.rows_loaded = report.rows_rejected = 0
         report.rejected_by_reason, report.rejected_samples = {}, []
@@ -491,7 +483,7 @@ class Loader:
             {
                 "line_number": r.line_number,
                 "reason_code": r.reason_code,
-                "message": _storable(_row_message(report.original_name, r)),
+                "message": storable(row_message(report.original_name, r)),
             }
             for r in quarantine.samples
         ]
@@ -1250,8 +1242,8 @@ def _rejected_values(report: FileReport, rejection: RowRejection) -> tuple[objec
         report.file_id,
         rejection.line_number,
         rejection.reason_code,
-        _storable(_row_message(report.original_name, rejection)),
-        _storable(raw[: contract.RAW_EXCERPT_CHARS]),
+        storable(row_message(report.original_name, rejection)),
+        storable(raw[: contract.RAW_EXCERPT_CHARS]),
         chars,
         sha256,
     )
@@ -1272,15 +1264,14 @@ def _rejected_json(report: FileReport, rejections: list[RowRejection]) -> str:
     )
 
 
-def ingest_paths(
-    paths: list[Path], url: str | None = None, progress: bool | None = None
+def ingest_files(
+    files: list[Path], url: str | None = None, progress: bool | None = None
 ) -> list[FileReport]:
-    """Ingest files and folders (a folder: its feed files, sorted by name), one report per file.
+    """Ingest files, in order, one report per file (feeds.ingest.ingest_paths lists folders).
 
     `progress`: show a progress bar on stderr for large files (default: when stderr is a terminal).
     The connection acts as tracker_loader: it may insert into raw, never update or delete there.
     """
-    files = _expand(paths)
     # The settings first: an invalid one stops the ingest (ConfigError) before any file is read.
     min_set_based = set_based_min_bytes()
     max_feed_bytes = settings().max_feed_bytes
