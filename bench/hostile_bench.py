@@ -120,7 +120,7 @@ def main() -> int:
     database.ensure_tracker_schema(url)
 
     def ingest(path: Path) -> ingest_bench.Run:
-        ingest_bench._reset(url)
+        ingest_bench.reset_tables(url)
         return ingest_bench.tracker_ingest(url, bench_inputs.seeds, [path])
 
     # Seconds per MB are counted beyond the cost of any call (the interpreter, the registry, the

@@ -89,7 +89,7 @@ def prepare_inputs(root: Path) -> Inputs:
     return inputs
 
 
-def _reset(url: str) -> None:
+def reset_tables(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
             "truncate raw.status_reports, raw.rejected_rows, raw.feed_files, raw.feed_file_chunks"
@@ -199,9 +199,9 @@ def measure(
     runs: list[Run] = []
     for _ in range(repeat):
         if baseline_paths is not None:
-            _reset(url)
+            reset_tables(url)
             bases.append(raw_copy(url, baseline_paths))
-        _reset(url)
+        reset_tables(url)
         runs.append(tracker_ingest(url, seeds, paths))
     run = sorted(runs, key=lambda item: item.seconds)[len(runs) // 2]
     run.peak_rss_mb = max(item.peak_rss_mb for item in runs)

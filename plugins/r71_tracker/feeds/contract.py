@@ -81,6 +81,7 @@ DICTIONARY_ENTRIES_KEY = "fields"
 MAX_FIELD_CHARS = 64 * 1024
 MAX_LINE_CHARS = 1024 * 1024
 RAW_EXCERPT_CHARS = 4 * 1024
+FIELD_TOO_LONG = "field_too_long"
 
 # Row-level reason codes: the row is quarantined in raw.rejected_rows, the file's other rows load.
 ROW_REASONS: dict[str, str] = {
@@ -102,7 +103,7 @@ ROW_REASONS: dict[str, str] = {
     "report date; all of them are rejected because the file contradicts itself",
     "duplicate_field_in_file": "a data dictionary lists the same field (names compared without "
     "regard to case) twice for one database and report date; all of them are rejected",
-    "field_too_long": f"a CSV field is longer than {MAX_FIELD_CHARS:,} characters, or a CSV line "
+    FIELD_TOO_LONG: f"a CSV field is longer than {MAX_FIELD_CHARS:,} characters, or a CSV line "
     f"longer than {MAX_LINE_CHARS:,} (read no further than that)",
 }
 

@@ -619,9 +619,8 @@ class Loader:
                                 and self._set_based(report, path, progress)
                             ):
                                 self._streamed(report, path)
-                        report.sha256, stored_size, spool = digesting.result()
-                        if _identity(path) != before or stored_size != size:
-                            report.size_bytes = stored_size  # what is stored: the bytes hashed
+                        _, read_size, _ = digesting.result()
+                        if _identity(path) != before or read_size != size:
                             raise FileProblem(
                                 contract.CHANGED_WHILE_READ,
                                 "the file changed while it was read (still being written?):"
@@ -632,7 +631,8 @@ class Loader:
                     self._reject(report, problem)
                 finally:
                     progress.close()
-                report.sha256, stored_size, spool = digesting.result()
+                # the size recorded is that of the bytes hashed and stored (a changed file's too)
+                report.sha256, report.size_bytes, spool = digesting.result()
                 with spool or contextlib.nullcontext():
                     conn.execute(_LOCK, (lock_key(report.sha256),))
                     existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()

@@ -242,12 +242,9 @@ class _LineTap:
         return raw
 
 
-_FIELD_TOO_LONG = "field_too_long"
-
-
 def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None, RawText, str]]:
     """(start line, fields or None, raw text, error) for each record, header included. The error
-    is csv's message, or _FIELD_TOO_LONG for a field or line over the contract's limits."""
+    is csv's message, or contract.FIELD_TOO_LONG for a field or line over the contract's limits."""
     tap = _LineTap(text)
     csv.field_size_limit(contract.MAX_FIELD_CHARS)
     reader = csv.reader(tap, strict=True)
@@ -259,10 +256,10 @@ def _csv_records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str] | None
         except StopIteration:
             return
         except _LineTooLong:
-            fields, error = None, _FIELD_TOO_LONG
+            fields, error = None, contract.FIELD_TOO_LONG
         except csv.Error as problem:
             too_long = str(problem).startswith("field larger than field limit")
-            fields, error = None, _FIELD_TOO_LONG if too_long else str(problem)
+            fields, error = None, contract.FIELD_TOO_LONG if too_long else str(problem)
         start, previous_line = previous_line + 1, tap.lines
         yield start, fields, tap.take(), error
 
@@ -348,7 +345,7 @@ def csv_record(
     ) -> RawRecord:
         return RawRecord(line, location, values, raw.text, problem, code, raw.chars, raw.sha256)
 
-    if error == _FIELD_TOO_LONG:
+    if error == contract.FIELD_TOO_LONG:
         return record(
             None,
             f"a field longer than {contract.MAX_FIELD_CHARS:,} characters, or a line longer"

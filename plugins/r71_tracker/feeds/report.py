@@ -55,10 +55,9 @@ def display_name(path: Path) -> str:
     return os.fsencode(path.name).decode("utf-8", "replace")
 
 
-def storable(text: str, limit: int | None = None) -> str:
-    """Text PostgreSQL accepts: no NUL, no lone surrogates; optionally cut to `limit` chars."""
-    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-    return text if limit is None or len(text) <= limit else text[:limit] + "…"
+def storable(text: str) -> str:
+    """Text PostgreSQL accepts: no NUL, no lone surrogates."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def file_message(name: str, problem: FileProblem) -> str:
