@@ -80,8 +80,9 @@ def empty_tracker_tables(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(
             "truncate raw.status_reports, raw.field_reports, raw.rejected_rows, raw.feed_files,"
-            " raw.feed_file_chunks, audit.expectation_results, audit.gate_runs, audit.alerts,"
-            " audit.file_events, audit.file_verdicts, audit.publications restart identity"
+            " raw.feed_file_chunks, raw.refused_files, audit.expectation_results, audit.gate_runs,"
+            " audit.alerts, audit.file_events, audit.file_verdicts, audit.publications"
+            " restart identity"
         )
 
 

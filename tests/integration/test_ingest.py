@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import io
 import json
 import threading
@@ -172,15 +173,30 @@ def test_each_file_reason_rejects_the_whole_file_but_keeps_its_bytes(
     assert _table_counts(clean_raw) == (1, 0, 0)
 
 
-def test_file_over_the_size_limit_is_recorded_without_its_bytes(
+def test_a_file_over_the_size_limit_keeps_only_its_head_and_the_audit_passes(
     tracker_env, clean_raw, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("TRACKER_MAX_FEED_BYTES", "100")
-    path = _write(tmp_path, "moj.csv", _csv([GOOD, OTHER]))
+    """Over the limit, the file is not loaded: its first CHUNK_BYTES are kept as evidence (their
+    length and hash recorded), the message says so, and audit-ingest checks exactly those."""
+    from r71_tracker.feeds.audit import audit_ingest
+    from r71_tracker.feeds.chunks import CHUNK_BYTES
+
+    monkeypatch.setenv("TRACKER_MAX_FEED_BYTES", str(2 * CHUNK_BYTES))
+    content = _csv([GOOD, OTHER] * 30_000).encode()
+    assert len(content) > 2 * CHUNK_BYTES
+    path = _write(tmp_path, "moj.csv", content)
     [report] = ingest_paths([path], url=clean_raw)
     assert (report.outcome, report.reason_code) == ("rejected", "too_large")
-    size = _scalar(clean_raw, "select size_bytes from raw.feed_files")
-    assert (size, _stored_bytes(clean_raw, report.sha256)) == (path.stat().st_size, b"")
+    assert f"its first {CHUNK_BYTES} bytes are kept" in report.message
+    with psycopg.connect(clean_raw) as conn:
+        size, sha256, kept, kept_sha256 = conn.execute(
+            "select size_bytes, sha256, stored_bytes, stored_sha256 from raw.feed_files"
+        ).fetchone()
+    head = content[:CHUNK_BYTES]
+    assert (size, sha256) == (len(content), hashlib.sha256(content).hexdigest())
+    assert (kept, kept_sha256) == (CHUNK_BYTES, hashlib.sha256(head).hexdigest())
+    assert _stored_bytes(clean_raw, report.sha256) == head
+    assert audit_ingest(clean_raw) == []
 
 
 def test_json_file_level_rejection_names_the_line(tracker_env, clean_raw, tmp_path):
@@ -429,6 +445,13 @@ def test_links_fifos_and_sockets_are_refused_unread_and_the_other_files_load(
     assert "target is never opened" in reports["b_link.csv"].message
     assert "FIFO" in reports["c_pipe.csv"].message
     with psycopg.connect(clean_raw) as conn:
+        # nothing of them was received (no bytes, no raw.feed_files row), but each is on record
+        assert conn.execute(
+            "select original_name, reason_code, message from raw.refused_files order by 1"
+        ).fetchall() == [
+            (name, reports[name].reason_code, reports[name].message)
+            for name in ("b_link.csv", "c_pipe.csv", "d_socket.csv")
+        ]
         assert conn.execute("select count(*) from raw.status_reports").fetchone()[0] == 2
         assert conn.execute(
             "select count(*) from raw.rejected_rows where raw_record like '%secret%'"

@@ -3,7 +3,8 @@
 The raw tables have no foreign keys (a per-row check would cost more than the load); consistency
 comes from one transaction per file, and this audit checks it: every file's counts add up and
 match the rows stored, no stored row or chunk lacks its file, and every file's bytes are present
-and hash to its SHA-256. All files are verified, not a sample: reading back the gzip chunks costs
+and hash to its SHA-256 (of a file received over the size limit, the
+head kept of it). All files are verified, not a sample: reading back the gzip chunks costs
 about as much as receiving them, far less than the rest of an ingest.
 """
 
@@ -80,13 +81,14 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 
 
 def _verify_bytes(conn: psycopg.Connection, problems: list[str]) -> None:
-    """Every file's stored bytes read back and hashed (a file received over the size limit has
-    none; one whose gzip content expands past it is kept whole, like any other)."""
+    """Every file's stored bytes read back and hashed: the whole file, or for a file received
+    over the size limit the head kept of it (stored_bytes, stored_sha256). A file whose gzip
+    content expands past the limit was received within it and is kept whole, like any other."""
     files = conn.execute(
-        "select file_id, original_name, sha256, size_bytes,"
+        "select file_id, original_name, sha256, size_bytes, stored_bytes, stored_sha256,"
         " coalesce(file_reason_code, '') = 'too_large' from raw.feed_files order by file_id"
     ).fetchall()
-    for file_id, name, sha256, size, too_large in files:
+    for file_id, name, sha256, size, stored_bytes, stored_sha256, too_large in files:
         digest = hashlib.sha256()
         length = 0
         expected = 0
@@ -108,13 +110,17 @@ def _verify_bytes(conn: psycopg.Connection, problems: list[str]) -> None:
             except zlib.error as error:
                 problems.append(f"file {file_id} ({name}): chunk {expected} is not gzip ({error})")
                 continue
-        if too_large and length == 0:
-            continue  # received over the size limit: its bytes were never read whole
-        # A gzip file received within the limit but expanding past it (too_large) is kept
-        # verbatim like any other received file, and checked like one.
-        if length != size:
-            problems.append(f"file {file_id} ({name}): {length} bytes stored, {size} received")
-        elif digest.hexdigest() != sha256:
+        if stored_bytes is None and too_large and length == 0:
+            continue  # received over the size limit before its head was kept (schema 10)
+        if stored_bytes is not None and not too_large:
+            problems.append(f"file {file_id} ({name}): only part of it is kept, but not too_large")
+            continue
+        kept, kept_sha256 = (size, sha256)
+        if stored_bytes is not None:
+            kept, kept_sha256 = stored_bytes, stored_sha256
+        if length != kept:
+            problems.append(f"file {file_id} ({name}): {length} bytes stored, {kept} kept")
+        elif digest.hexdigest() != kept_sha256:
             problems.append(f"file {file_id} ({name}): stored bytes do not hash to its sha256")
 
 

@@ -98,6 +98,7 @@ DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
 ID_BLOCK = 64
 SET_BASED_MIN_SERVER_VERSION = 160000  # pg_input_is_valid; older servers use the Python rules
 SMALL_FILES_IN_FLIGHT = 16  # small files sent before waiting for their answers
+TOO_LARGE_HEAD_BYTES = CHUNK_BYTES  # what is kept of a file received over the size limit
 MAX_STAGED_COLUMNS = 1_000  # wider CSVs are judged by the streamed Python rules
 # Python's str.strip() whitespace (every character whose isspace() is true; a unit test checks
 # the list), so SQL trims exactly what validation.normalise_text trims.
@@ -120,11 +121,11 @@ _INSERT_FILE = """
 insert into raw.feed_files (
     file_id, sha256, original_name, size_bytes, feed_format, agency_code, file_status,
     file_reason_code, file_reason_message, rows_received, rows_loaded, rows_rejected,
-    extra_columns, received_at, feed_kind
+    extra_columns, received_at, feed_kind, stored_bytes, stored_sha256
 ) overriding system value
 select %(file_id)s, %(sha256)s, %(name)s, %(size)s, %(format)s, %(agency)s, %(status)s,
     %(reason)s, %(message)s, %(received)s, %(loaded)s, %(rejected)s, %(extra)s::text[],
-    %(received_at)s, %(kind)s
+    %(received_at)s, %(kind)s, %(stored_bytes)s, %(stored_sha256)s
 where not exists (select from raw.feed_files where sha256 = %(sha256)s)
 returning file_id
 """
@@ -190,6 +191,9 @@ copy raw.rejected_rows (
 _COPY_CHUNKS = (
     "copy raw.feed_file_chunks (sha256, chunk_number, compressed) from stdin (format binary)"
 )
+_INSERT_REFUSED = (
+    "insert into raw.refused_files (original_name, reason_code, message) values (%s, %s, %s)"
+)
 _HAS_CHUNKS = "select exists (select from raw.feed_file_chunks where sha256 = %s)"
 
 
@@ -215,27 +219,41 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _digest_and_spool(path: Path, keep: bool) -> tuple[str, int, IO[bytes] | None]:
-    """The file's SHA-256, its length and (if kept) its gzip chunks, length-prefixed, in a
-    temporary file (in memory while small), from one read of the file.
+@dataclass
+class _Digest:
+    """One read of a file: its SHA-256 and length, and the bytes kept (as gzip chunks)."""
+
+    sha256: str
+    size: int
+    spool: IO[bytes] | None  # the kept bytes' chunks, length-prefixed; None when none are kept
+    kept_size: int
+    kept_sha256: str
+
+
+def _digest_and_spool(path: Path, keep: int | None) -> _Digest:
+    """The file's SHA-256, its length and its bytes (the first `keep` of them, if given) as gzip
+    chunks, length-prefixed, in a temporary file (in memory while small), from one read of it.
 
     Runs in a worker thread (hashlib and ISA-L release the GIL) while the rows load, so hashing
     and storing the bytes cost almost no time; the chunks are COPYed after the rows, in the same
     transaction.
     """
-    digest = hashlib.sha256()
-    length = 0
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) if keep else None
+    digest, kept_digest = hashlib.sha256(), hashlib.sha256()
+    size = kept_size = 0
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) if keep != 0 else None
     for chunk in _file_chunks(path):
         digest.update(chunk)
-        length += len(chunk)
-        if spool is not None:
-            compressed = gzip_chunk(chunk)
+        size += len(chunk)
+        if spool is not None and (keep is None or kept_size < keep):
+            kept = chunk if keep is None else chunk[: keep - kept_size]
+            kept_digest.update(kept)
+            kept_size += len(kept)
+            compressed = gzip_chunk(kept)
             spool.write(len(compressed).to_bytes(4, "big"))
             spool.write(compressed)
     if spool is not None:
         spool.seek(0)
-    return digest.hexdigest(), length, spool
+    return _Digest(digest.hexdigest(), size, spool, kept_size, kept_digest.hexdigest())
 
 
 def _identity(path: Path) -> tuple[int, ...]:
@@ -438,6 +456,8 @@ class Loader:
             "extra": [storable(column) for column in report.extra_columns],
             "received_at": report.received_at,
             "kind": report.feed_kind,
+            "stored_bytes": report.stored_bytes,
+            "stored_sha256": report.stored_sha256,
         }
 
     def _duplicate(self, report: FileReport, existing: tuple | None) -> FileReport:
@@ -576,7 +596,21 @@ class Loader:
                 if len(in_flight) >= SMALL_FILES_IN_FLIGHT:
                     self._settle(pipeline, in_flight, reports)
             self._settle(pipeline, in_flight, reports)
-        return [report for report in reports if report is not None]
+        done = [report for report in reports if report is not None]
+        self._record_refusals(done)
+        return done
+
+    def _record_refusals(self, reports: list[FileReport]) -> None:
+        """The files nothing of which was received (refused paths, unreadable files, internal
+        errors), one raw.refused_files row each: every file of a call is on record."""
+        refused = [
+            (storable(report.original_name), report.reason_code, storable(report.message or ""))
+            for report in reports
+            if report.outcome == REJECTED and report.file_id is None
+        ]
+        if refused:
+            with self.conn.transaction(), self.conn.cursor() as cursor:
+                cursor.executemany(_INSERT_REFUSED, refused)
 
     def _settle(
         self,
@@ -599,16 +633,20 @@ class Loader:
         conn = self.conn
         size = report.size_bytes or 0
         before = _identity(path)
-        digesting = self._pool.submit(_digest_and_spool, path, size <= self.max_bytes)
+        over_limit = size > self.max_bytes
+        keep = TOO_LARGE_HEAD_BYTES if over_limit else None  # of a file over the limit: its head
+        digesting = self._pool.submit(_digest_and_spool, path, keep)
         try:
             with conn.transaction():
                 progress = _Progress(report.original_name, size, self.progress)
                 try:
                     # A savepoint: a file found changed after its rows loaded takes them back.
                     with conn.transaction(savepoint_name="file_rows"):
-                        if size > self.max_bytes:
+                        if over_limit:
                             raise FileProblem(
-                                "too_large", f"{size} bytes is over the limit of {self.max_bytes}"
+                                "too_large",
+                                f"{size} bytes is over the limit of {self.max_bytes}; its first"
+                                f" {min(size, TOO_LARGE_HEAD_BYTES)} bytes are kept as evidence",
                             )
                         if not self._fast_csv(report, path, progress):
                             report.feed_format = check_whole_file(
@@ -619,8 +657,7 @@ class Loader:
                                 and self._set_based(report, path, progress)
                             ):
                                 self._streamed(report, path)
-                        _, read_size, _ = digesting.result()
-                        if _identity(path) != before or read_size != size:
+                        if _identity(path) != before or digesting.result().size != size:
                             raise FileProblem(
                                 contract.CHANGED_WHILE_READ,
                                 "the file changed while it was read (still being written?):"
@@ -632,7 +669,10 @@ class Loader:
                 finally:
                     progress.close()
                 # the size recorded is that of the bytes hashed and stored (a changed file's too)
-                report.sha256, report.size_bytes, spool = digesting.result()
+                read = digesting.result()
+                report.sha256, report.size_bytes, spool = read.sha256, read.size, read.spool
+                if read.kept_size < read.size:
+                    report.stored_bytes, report.stored_sha256 = read.kept_size, read.kept_sha256
                 with spool or contextlib.nullcontext():
                     conn.execute(_LOCK, (lock_key(report.sha256),))
                     existing = conn.execute(_FIND_FILE, (report.sha256,)).fetchone()

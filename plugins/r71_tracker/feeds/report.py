@@ -28,6 +28,8 @@ class FileReport:
     outcome: str
     sha256: str | None = None
     size_bytes: int | None = None
+    stored_bytes: int | None = None  # of a file over the size limit, the bytes kept (its head)
+    stored_sha256: str | None = None
     feed_format: str | None = None
     feed_kind: str | None = None  # 'status' or 'fields'; None when rejected before it was read
     file_id: int | None = None

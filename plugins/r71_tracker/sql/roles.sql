@@ -209,4 +209,4 @@ grant select on all tables in schema audit to tracker_operator;
 grant insert on audit.file_events to tracker_operator;
 grant usage on all sequences in schema audit to tracker_operator;
 grant usage on schema raw to tracker_operator;
-grant select on raw.feed_files, raw.rejected_rows to tracker_operator;
+grant select on raw.feed_files, raw.rejected_rows, raw.refused_files to tracker_operator;

@@ -34,6 +34,25 @@ alter table raw.feed_files add column if not exists feed_kind text default 'stat
 check (feed_kind in ('status', 'fields'));
 alter table raw.feed_files alter column feed_kind drop default;
 
+-- A file received over the size limit is not read whole: only its first bytes are kept (issue 12:
+-- bounded evidence of what was refused). stored_bytes and stored_sha256 are the length and SHA-256
+-- of the bytes kept when they are not the whole file; both null when the whole file is kept.
+alter table raw.feed_files
+    add column if not exists stored_bytes bigint check (stored_bytes >= 0),
+    add column if not exists stored_sha256 text;
+
+-- One row per path an ingest refused before receiving anything of it: a symbolic link (never
+-- followed), a FIFO, socket or device (never opened), an unreadable file, or a file an internal
+-- error stopped (its id finds the traceback in the log). No bytes were received, so there is no
+-- sha256 and no raw.feed_files row; each attempt is its own row (append-only): a link left in the
+-- landing folder is refused again by every run, and each refusal is on record.
+create table if not exists raw.refused_files (
+    refused_at timestamptz not null default now(),
+    original_name text not null,
+    reason_code text not null,
+    message text not null
+);
+
 -- A received file's bytes, verbatim, addressed by content: chunk_number 0, 1, ... each an
 -- independent gzip member (level 1) of up to 1 MiB of the file, so the file is the concatenation
 -- of the decompressed chunks. Keyed by sha256, so the same bytes are never stored twice.
