@@ -82,6 +82,7 @@ MAX_FIELD_CHARS = 64 * 1024
 MAX_LINE_CHARS = 1024 * 1024
 RAW_EXCERPT_CHARS = 4 * 1024
 FIELD_TOO_LONG = "field_too_long"
+MALFORMED_ROW = "malformed_row"  # a record with the wrong number of fields, or broken quoting
 
 # Row-level reason codes: the row is quarantined in raw.rejected_rows, the file's other rows load.
 ROW_REASONS: dict[str, str] = {

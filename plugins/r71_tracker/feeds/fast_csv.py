@@ -16,12 +16,14 @@ NotFast, and the loader takes an exact path instead.
 from __future__ import annotations
 
 import codecs
+import csv
 import functools
+import itertools
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -32,14 +34,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from r71_tracker.feeds import contract
-from r71_tracker.feeds.readers import FileProblem, decoded_chunks
+from r71_tracker.feeds.readers import FileProblem, RawText, csv_record, decoded_chunks
+from r71_tracker.feeds.validation import RawRecord
 from r71_tracker.registry import Registry
 
 P = ParamSpec("P")
 R = TypeVar("R")
 BLOCK_BYTES = 4 * 1024 * 1024
 FIRST_BLOCK_BYTES = 256 * 1024  # the first block is small, so the server starts loading sooner
-FIRST_BLOCK_BYTES = 256 * 1024  # small, so the server starts loading sooner
+BLOCK_LINES = 131_072  # and a block has at most this many lines (a valid 4 MB block: 40,000)
 # Report dates judged here (others are left to the Python rules): from this day to the day received.
 EARLIEST_FAST_DATE = date(1990, 1, 1)
 DATE_BITS = 20  # a duplicate key: registry index << DATE_BITS | index of the date
@@ -105,13 +108,32 @@ class NotFast(Exception):
 
 
 @dataclass
+class MalformedLines:
+    """Lines with the wrong number of fields that the Python rules would reject `malformed_row`
+    and nothing else (a character that is not blank, at most RAW_EXCERPT_CHARS bytes, valid
+    UTF-8): quarantined in bulk, without a Python judgement each. Each line is
+    block[start:end] (as sent, without its line ending); arrays, so a block of millions of short
+    lines takes a few bytes a line."""
+
+    block: bytes = b""
+    starts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    ends: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    numbers: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    widths: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+@dataclass
 class BlockVerdict:
     """A block judged: COPY text of its certainly valid rows, and what the loader must finish."""
 
     copy_text: bytes
-    rows: int
+    rows: int  # the block's lines
     loaded: int  # rows in copy_text
-    set_aside: list[int]
+    set_aside: np.ndarray  # line numbers, ascending, for the Python rules
+    malformed: MalformedLines
 
 
 class FastCsvJudge:
@@ -122,7 +144,7 @@ class FastCsvJudge:
         self,
         columns: list[str],
         registry: Registry,
-        agency: str,
+        agency: str | None,
         received_day: date,
         file_id: int,
     ) -> None:
@@ -172,8 +194,50 @@ class FastCsvJudge:
 
     @_without_pandas
     def judge(self, block: bytes, first_line: int) -> BlockVerdict:
-        """Judge a block of whole lines (ending in a newline) whose first line is `first_line`."""
+        """Judge a block of whole lines (ending in a newline) whose first line is `first_line`.
+
+        Lines are sorted by what they certainly are, in vectorised passes over the block's bytes:
+        blank (only commas and ASCII blanks: the Python rules skip them), malformed_row and nothing
+        else (quarantined in bulk), certainly valid (Arrow and the vectorised rules), or anything
+        else, set aside by line number for the Python rules."""
         _check_line_structure(block)
+        data = np.frombuffer(block, dtype=np.uint8)
+        newlines = np.flatnonzero(data == _NEWLINE)
+        rows = len(newlines)
+        numbers = np.arange(first_line, first_line + rows, dtype=np.int64)
+        starts = np.concatenate(([0], newlines[:-1] + 1))
+        ends = newlines - (data[np.maximum(newlines - 1, 0)] == _CR)  # without the line ending
+        short = ends - starts <= contract.MAX_FIELD_CHARS  # no field over the limit: no surprise
+        blank = short & (_per_line(_BLANK_BYTES[data] == 0, starts, ends) == 0)
+        widths = field_counts(block)
+        wrong = (widths != len(self.columns)) & ~blank
+        malformed, set_aside = MalformedLines(), np.empty(0, np.int64)
+        if wrong.any() or blank.any():  # Arrow cannot read them, or need not: taken out first
+            malformed, set_aside = _wrong_width_lines(
+                block, data, (starts, ends), numbers, widths, wrong
+            )
+            keep = ~(wrong | blank)
+            block = data[np.repeat(keep, newlines - starts + 1)].tobytes()
+            numbers = numbers[keep]
+        if not block:
+            return BlockVerdict(b"", rows, 0, set_aside, malformed)
+        lines = block.split(b"\n")
+        lines.pop()  # after the last newline: nothing
+        mask = self._certainly_valid(block, len(lines))
+        chosen_rows = np.flatnonzero(mask)
+        chosen = lines if mask.all() else [lines[row] for row in chosen_rows.tolist()]
+        set_aside = np.union1d(set_aside, numbers[~mask])
+        # "\n<file id>,<line>," before each chosen line, joined: COPY text with a newline too many
+        # at the start and one too few at the end.
+        parts: list[bytes] = [b""] * (2 * len(chosen))
+        parts[0::2] = map(self._line_head.__mod__, numbers[chosen_rows].tolist())
+        parts[1::2] = chosen
+        text = b"".join(parts)[1:] + b"\n" if chosen else b""
+        return BlockVerdict(text, rows, len(chosen), set_aside, malformed)
+
+    def _certainly_valid(self, block: bytes, lines: int) -> np.ndarray:
+        """Which lines of a block (each with the header's number of fields) certainly pass every
+        rule; their duplicate keys are kept for repeats_a_key."""
         try:
             table = pa_csv.read_csv(
                 pa.py_buffer(block),
@@ -183,10 +247,10 @@ class FastCsvJudge:
             )
         except pa.ArrowException as error:
             raise NotFast(f"Arrow cannot read the block ({error})") from None
-        lines = block.split(b"\n")
-        lines.pop()  # after the last newline: nothing
-        if table.num_rows != len(lines):
+        if table.num_rows != lines:
             raise NotFast("Arrow read a different number of rows")
+        if self.agency is None:  # no row names a registered agency: the Python rules say why
+            return np.zeros(lines, dtype=bool)
         field = {name: table.column(self.position[name]) for name in self.columns}
         database_index = pc.index_in(field["database_code"], value_set=self.owned)
         date_index = pc.index_in(field["report_date"], value_set=self.dates)
@@ -212,26 +276,11 @@ class FastCsvJudge:
             # a field over the contract's limit is field_too_long: the Python rules say so
             short = pc.less_equal(pc.utf8_length(field["notes"]), contract.MAX_FIELD_CHARS)
             ok = pc.and_(ok, pc.fill_null(short, True))
-        mask = ok.to_numpy(zero_copy_only=False)
+        mask: np.ndarray = ok.to_numpy(zero_copy_only=False)
         self._keys.append(
             (_indexes(database_index)[mask] << DATE_BITS) | _indexes(date_index)[mask]
         )
-        if mask.all():
-            chosen = lines
-            set_aside: list[int] = []
-            numbers: Sequence[int] = range(first_line, first_line + len(lines))
-        else:
-            rows = np.flatnonzero(mask)
-            chosen = [lines[row] for row in rows.tolist()]
-            numbers = (rows + first_line).tolist()
-            set_aside = (np.flatnonzero(~mask) + first_line).tolist()
-        # "\n<file id>,<line>," before each chosen line, joined: COPY text with a newline too many
-        # at the start and one too few at the end.
-        parts: list[bytes] = [b""] * (2 * len(chosen))
-        parts[0::2] = map(self._line_head.__mod__, numbers)
-        parts[1::2] = chosen
-        text = b"".join(parts)[1:] + b"\n" if chosen else b""
-        return BlockVerdict(text, len(lines), len(chosen), set_aside)
+        return mask
 
     def _clean_notes(self, notes: pa.ChunkedArray) -> pa.ChunkedArray:
         """True where notes are absent or already what normalise_text makes of them (NFC, trimmed).
@@ -283,7 +332,7 @@ def line_blocks(
                 data = b"".join(pending)
                 cut = data.rfind(b"\n") + 1
                 if cut:
-                    yield data[:cut]
+                    yield from _at_most_block_lines(data[:cut])
                     blocks += 1
                     pending, size = [data[cut:]], len(data) - cut
     except FileProblem as problem:
@@ -292,7 +341,115 @@ def line_blocks(
         raise NotFast("no data line")
     rest = b"".join(pending)
     if rest:
-        yield rest if rest.endswith(b"\n") else rest + b"\n"
+        yield from _at_most_block_lines(rest if rest.endswith(b"\n") else rest + b"\n")
+
+
+def _at_most_block_lines(block: bytes) -> Iterator[bytes]:
+    """A block cut into blocks of at most BLOCK_LINES lines: a block is judged with a few arrays
+    of one number per line, so 4 MB of two-byte lines must not be one block."""
+    if block.count(b"\n") <= BLOCK_LINES:
+        yield block
+        return
+    newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
+    cuts = [0, *(newlines[BLOCK_LINES - 1 :: BLOCK_LINES] + 1).tolist()]
+    if cuts[-1] != len(block):
+        cuts.append(len(block))
+    del newlines
+    for start, end in itertools.pairwise(cuts):
+        yield block[start:end]
+
+
+def file_agency(
+    path: Path,
+    feed_format: str,
+    columns: list[str],
+    max_bytes: int,
+    agency_of: Callable[[RawRecord], str | None],
+) -> tuple[str | None, str | None]:
+    """The file's agency as the Python rules set it, and where: `agency_of` the first record
+    with the header's number of fields that names one (usually on line 2). Lines of another
+    width are passed over without a Python reading each, so a file of bad lines costs one
+    vectorised pass. NotFast for anything the exact path must read."""
+    width = len(columns)
+    first_line = 2
+    for block in line_blocks(path, feed_format, max_bytes, lambda _: None):
+        _check_line_structure(block)
+        lines = block.split(b"\n")
+        lines.pop()
+        for row in np.flatnonzero(field_counts(block) == width).tolist():
+            line = lines[row]
+            if len(line) >= contract.MAX_FIELD_CHARS:  # the exact reader's limits decide
+                raise NotFast("a long line")
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise NotFast("a line that is not UTF-8") from None
+            fields = next(csv.reader([text], strict=True))
+            raw = RawText(text.rstrip("\r"))
+            record = csv_record(columns, first_line + row, fields, raw, "")
+            agency = agency_of(record) if record is not None else None
+            if agency is not None:
+                return agency, f"line {first_line + row}"
+        first_line += len(lines)
+    return None, None
+
+
+def field_counts(block: bytes) -> np.ndarray:
+    """How many fields each line of a block has, for a block that passed _check_line_structure
+    (every quoted field whole on its line): one more than its commas outside quoted fields."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    line_ends = np.flatnonzero(data == _NEWLINE)
+    commas = np.flatnonzero(data == _COMMA)
+    if b'"' in block:  # a comma after an odd number of the line's quotes is inside a field
+        quotes = np.flatnonzero(data == _QUOTE)
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    counts: np.ndarray = np.bincount(np.searchsorted(line_ends, commas), minlength=len(line_ends))
+    return counts + 1
+
+
+def _per_line(byte_mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """How many bytes of each line block[start:end] the mask marks."""
+    counts = np.concatenate(([0], np.cumsum(byte_mask, dtype=np.int32)))
+    return counts[ends] - counts[starts]
+
+
+def _byte_table(members: Iterable[int]) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[list(members)] = True
+    return table
+
+
+# Bytes a field made only of (with commas) is blank to the Python rules: ASCII whitespace.
+_BLANK_BYTES = _byte_table(b", \t\x0b\x0c\r\x1c\x1d\x1e\x1f")
+# Bytes that make a field certainly not blank: printable ASCII but the comma and the quote.
+_CERTAIN_BYTES = _byte_table(set(range(0x21, 0x7F)) - {_COMMA, _QUOTE})
+
+
+def _wrong_width_lines(
+    block: bytes,
+    data: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    numbers: np.ndarray,
+    widths: np.ndarray,
+    wrong: np.ndarray,
+) -> tuple[MalformedLines, np.ndarray]:
+    """Of the lines with the wrong number of fields: those the Python rules reject malformed_row
+    and nothing else, for bulk quarantine (a byte that is certainly not blank, at most
+    RAW_EXCERPT_CHARS bytes, so their evidence is the whole line), and the line numbers of the
+    others, for the rules. NotFast when the block is not UTF-8 (the exact path says
+    bad_encoding: Arrow, which checks the other lines, never reads these)."""
+    if not wrong.any():
+        return MalformedLines(), np.empty(0, np.int64)
+    if (data >= 0x80).any():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotFast("a line that is not UTF-8") from None
+    starts, ends = bounds
+    certain = _per_line(_CERTAIN_BYTES[data], starts, ends) > 0
+    bulk = wrong & certain & (ends - starts <= contract.RAW_EXCERPT_CHARS)
+    malformed = MalformedLines(block, starts[bulk], ends[bulk], numbers[bulk], widths[bulk])
+    return malformed, numbers[wrong & ~bulk]
 
 
 def _indexes(indexes: pa.ChunkedArray) -> np.ndarray:

@@ -6,10 +6,12 @@ check, the verbatim bytes (gzip chunks in raw.feed_file_chunks, keyed by sha256)
 Nothing is updated or deleted, so a crash at any point leaves either the whole file or nothing.
 
 The Python rules (validation.py) are the reference; the other ways only decide faster which rows
-are certainly valid, and every row they set aside is judged by the Python rules, so reason codes,
-precedence and messages are always theirs:
-- small files (under TRACKER_SET_BASED_MIN_BYTES, at most SMALL_FILE_MAX_REJECTIONS bad rows) are
-  judged in Python and written in one pipelined round trip on a connection shared by the call;
+are certainly valid (and the Arrow path which lines are certainly malformed_row and nothing else,
+quarantined in bulk), and every other row they set aside is judged by the Python rules, so reason
+codes, precedence and messages are always theirs:
+- small files (under TRACKER_SET_BASED_MIN_BYTES, at most SMALL_FILE_MAX_RECORDS records and
+  SMALL_FILE_MAX_REJECTIONS bad rows) are judged in Python and written in one pipelined round
+  trip on a connection shared by the call;
 - large status CSVs are judged by the Arrow path (fast_csv.py), else staged by COPY and judged in
   SQL; a file the staging COPY cannot read exactly like Python's csv module (records spanning
   lines, stray quotes, lines too long, more than MAX_STAGED_COLUMNS columns) goes the streamed
@@ -20,9 +22,11 @@ is read is rejected (changed_while_read), keeping exactly the bytes that were ha
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -89,7 +93,10 @@ from r71_tracker.feeds.validation import (
 from r71_tracker.registry import Registry, load_registry
 
 if TYPE_CHECKING:
+    import numpy as np
     from rich.progress import Progress
+
+    from r71_tracker.feeds.fast_csv import MalformedLines
 
 LOG = logging.getLogger(__name__)
 
@@ -316,7 +323,10 @@ def _internal_error(path: Path, error: Exception) -> FileReport:
     return report
 
 
-SMALL_FILE_MAX_REJECTIONS = 1_000  # a small file with more bad rows goes the large files' way
+# A small file with more bad rows, or more records than a valid small file can have (a valid
+# status row takes 60 bytes or more), goes the large files' way, where bad lines cost less.
+SMALL_FILE_MAX_REJECTIONS = 1_000
+SMALL_FILE_MAX_RECORDS = 20_000
 _QUARANTINE_SPOOL_BYTES = 8 * 1024 * 1024  # rejected rows kept in memory before a temporary file
 _COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
@@ -324,11 +334,11 @@ _COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t"
 class Quarantine:
     """A file's rejected rows, in bounded memory however many there are.
 
-    Counted by reason, the first REJECTED_SAMPLES_KEPT kept for the report, and every one spooled
-    as a line of COPY text (in memory up to _QUARANTINE_SPOOL_BYTES, then in a temporary file):
-    one connection runs one COPY at a time, and the file's rows are being COPYed while it is
-    judged, so raw.rejected_rows is written when that is done (`write`). A small file's rows
-    (`keep_rows`) are kept as objects instead, for its one statement.
+    Counted by reason, the REJECTED_SAMPLES_KEPT first in file order kept for the report, and
+    every one spooled as a line of COPY text (in memory up to _QUARANTINE_SPOOL_BYTES, then in a
+    temporary file): one connection runs one COPY at a time, and the file's rows are being COPYed
+    while it is judged, so raw.rejected_rows is written when that is done (`write`). A small
+    file's rows (`keep_rows`) are kept as objects instead, for its one statement.
     """
 
     def __init__(self, report: FileReport, *, keep_rows: bool = False) -> None:
@@ -342,18 +352,70 @@ class Quarantine:
     def add(self, rejection: RowRejection) -> None:
         self.count += 1
         self.by_reason[rejection.reason_code] += 1
-        if len(self.samples) < REJECTED_SAMPLES_KEPT:
-            self.samples.append(rejection)
+        self._sample(rejection)
         if self.rows is not None:
             self.rows.append(rejection)
             return
-        if self._spool is None:
-            self._spool = tempfile.SpooledTemporaryFile(max_size=_QUARANTINE_SPOOL_BYTES)
         values = _rejected_values(self.report, rejection)
         line = "\t".join(
             "\\N" if value is None else str(value).translate(_COPY_TEXT_ESCAPES) for value in values
         )
-        self._spool.write(line.encode("utf-8") + b"\n")
+        self._spooled().write(line.encode("utf-8") + b"\n")
+
+    def add_malformed(self, lines: MalformedLines, width: int) -> None:
+        """Lines the Arrow path found with the wrong number of fields, quarantined in bulk:
+        the rows, reason, message and evidence the Python rules give them (malformed_row), each
+        without a Python judgement of its own."""
+        if not len(lines):
+            return
+        self.count += len(lines)
+        self.by_reason[contract.MALFORMED_ROW] += len(lines)
+        block = lines.block
+        for number, start, end, fields in zip(
+            *(column[:REJECTED_SAMPLES_KEPT].tolist() for column in _columns(lines)), strict=True
+        ):
+            detail = f"{fields} fields, the header has {width}"
+            raw = block[start:end].decode("utf-8")
+            where = f"line {number}"
+            self._sample(RowRejection(number, where, contract.MALFORMED_ROW, detail, raw))
+        name = storable(self.report.original_name).translate(_COPY_TEXT_ESCAPES)
+        head = b"%d\t%%d\t%s\t%s line %%d: %s: %%d fields, the header has %d\t" % (
+            self.report.file_id or 0,
+            contract.MALFORMED_ROW.encode(),
+            name.replace("%", "%%").encode("utf-8"),
+            contract.MALFORMED_ROW.encode(),
+            width,
+        )
+        spool = self._spooled()
+        for first in range(0, len(lines), _BULK_ROWS):
+            parts: list[bytes] = []
+            batch = (column[first : first + _BULK_ROWS].tolist() for column in _columns(lines))
+            for number, start, end, fields in zip(*batch, strict=True):
+                text = block[start:end]
+                chars = len(text) if text.isascii() else len(text.decode("utf-8"))
+                if b"\\" in text or b"\t" in text:
+                    evidence = text.replace(b"\\", b"\\\\").replace(b"\t", b"\\t")
+                else:
+                    evidence = text
+                parts.append(head % (number, number, fields))
+                sha256 = hashlib.sha256(text).hexdigest().encode()
+                parts.append(b"%s\t%d\t%s\n" % (evidence, chars, sha256))
+            spool.write(b"".join(parts))
+
+    def _sample(self, rejection: RowRejection) -> None:
+        """Keep the rejection if it is among the first REJECTED_SAMPLES_KEPT by line (rows come
+        in line order from each way of judging, not across them)."""
+        samples = self.samples
+        if len(samples) >= REJECTED_SAMPLES_KEPT:
+            if rejection.line_number >= samples[-1].line_number:
+                return
+            samples.pop()
+        bisect.insort(samples, rejection, key=operator.attrgetter("line_number"))
+
+    def _spooled(self) -> IO[bytes]:
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=_QUARANTINE_SPOOL_BYTES)
+        return self._spool
 
     def write(self, conn: psycopg.Connection) -> None:
         """COPY the spooled rows into raw.rejected_rows (inside the file's transaction)."""
@@ -364,6 +426,13 @@ class Quarantine:
             while chunk := spool.read(CHUNK_BYTES):
                 copy.write(chunk)
         self._spool = None
+
+
+_BULK_ROWS = 16_384  # bulk-quarantined rows formatted at a time (bounded memory)
+
+
+def _columns(lines: MalformedLines) -> tuple[np.ndarray, ...]:
+    return (lines.numbers, lines.starts, lines.ends, lines.widths)
 
 
 class Loader:
@@ -512,15 +581,19 @@ class Loader:
 
     def _judge_small(self, report: FileReport, content: bytes) -> dict[str, object] | None:
         """The Python rules over a small file: the parameters of its one statement; None when
-        it has more than SMALL_FILE_MAX_REJECTIONS bad rows (its rejections are spooled on the
-        large files' way rather than held for one statement)."""
+        it has more than SMALL_FILE_MAX_REJECTIONS bad rows or SMALL_FILE_MAX_RECORDS records
+        (a gzip file can hold millions of short lines): those go the large files' way, where
+        rejections are spooled rather than held for one statement, and bad lines cost less."""
         valid: list[LoadedRow] = []
         quarantine = Quarantine(report, keep_rows=True)
         try:
             report.feed_format = check_whole_file(report.original_name, content, self.max_bytes)
             feed = open_feed(content, report.feed_format)
             context = feed.new_agency_context()
-            for result in _judged(feed, self.registry, self._received_day(report), context):
+            results = _judged(
+                feed, self.registry, self._received_day(report), context, SMALL_FILE_MAX_RECORDS
+            )
+            for result in results:
                 if isinstance(result, RowRejection):
                     quarantine.add(result)
                     if quarantine.count > SMALL_FILE_MAX_REJECTIONS:
@@ -531,6 +604,8 @@ class Loader:
         except FileProblem as problem:
             valid, quarantine = [], Quarantine(report, keep_rows=True)
             self._reject(report, problem)
+        except _TooManyRecords:
+            return None
         chunks = [
             gzip_chunk(content[i : i + CHUNK_BYTES]) for i in range(0, len(content), CHUNK_BYTES)
         ]
@@ -722,11 +797,11 @@ class Loader:
         path: Path,
         set_aside: Iterable[int],
         judge_row: Callable[[RawRecord], LoadedRow | RowRejection],
-    ) -> tuple[int, Quarantine]:
+        quarantine: Quarantine,
+    ) -> int:
         """The rows the Arrow or SQL path set aside (their line numbers, ascending), judged by
-        the Python rules, which explain them: the valid ones COPYed as they come, the rejected
-        ones quarantined. Returns the rows loaded and the quarantine, written."""
-        quarantine = Quarantine(report)
+        the Python rules, which explain them: the valid ones COPYed as they come (their number
+        returned), the rejected ones quarantined."""
         loaded = 0
         values = _ROW_VALUES[contract.STATUS_FEED.name]
         assert report.feed_format is not None
@@ -741,8 +816,7 @@ class Loader:
                 else:  # the status rules (validate_record's default kind): a RowRejection
                     assert isinstance(result, RowRejection), result
                     quarantine.add(result)
-        quarantine.write(self.conn)
-        return loaded, quarantine
+        return loaded
 
     def _fast_csv(self, report: FileReport, path: Path, progress: _Progress) -> bool:
         """Load a CSV through the Arrow path (fast_csv.py); False (nothing written) when the file
@@ -750,17 +824,23 @@ class Loader:
         feed_format = contract.feed_format(report.original_name)
         if large_csv_path() != "arrow" or not (feed_format or "").startswith("csv"):
             return False
+        from r71_tracker.feeds import fast_csv
+
         try:
             feed = CsvFeed.open(path, feed_format or "")
             if feed.kind is not contract.STATUS_FEED or feed.extra_columns or "" in feed.columns:
                 return False
-            file_agency, agency_at = _file_agency(feed, self.registry)
+            file_agency, agency_at = fast_csv.file_agency(
+                path,
+                feed.feed_format,
+                feed.columns,
+                self.max_bytes,
+                functools.partial(_registered_agency, registry=self.registry),
+            )
         except (FileProblem, ValueError, OSError, EOFError, zlib.error, csv.Error):
             return False  # the exact path judges (and explains) whatever is wrong
-        if file_agency is None:
+        except fast_csv.NotFast:
             return False
-        from r71_tracker.feeds import fast_csv
-
         try:
             with self.conn.transaction(savepoint_name="fast_csv"):
                 self._load_fast(report, feed, path, file_agency, agency_at, progress)
@@ -773,7 +853,7 @@ class Loader:
         report: FileReport,
         feed: CsvFeed,
         path: Path,
-        file_agency: str,
+        file_agency: str | None,
         agency_at: str | None,
         progress: _Progress,
     ) -> None:
@@ -785,6 +865,7 @@ class Loader:
         )
         columns = ", ".join(feed.columns)
         set_aside = array("q")  # line numbers, 8 bytes each however many rows are bad
+        quarantine = Quarantine(report)
         rows = loaded = 0
         cursor = self.conn.cursor()
         with cursor.copy(
@@ -798,13 +879,11 @@ class Loader:
                     verdict = judge.judge(block, rows + 2)
                     rows += verdict.rows
                     loaded += verdict.loaded
-                    set_aside.extend(verdict.set_aside)
+                    set_aside.frombytes(verdict.set_aside.tobytes())  # int64, as array "q"
+                    quarantine.add_malformed(verdict.malformed, len(feed.columns))
                     writer.write(verdict.copy_text)
-        if rows == 0:
-            raise fast_csv.NotFast("no data rows")
         if judge.repeats_a_key():
             raise fast_csv.NotFast("a (database, report date) key repeated")
-        quarantine = Quarantine(report)
         if set_aside:
             context = AgencyContext(file_agency, agency_at)
             seen: set[str] = set()
@@ -817,8 +896,10 @@ class Loader:
                     seen.add(key)
                 return validate_record(record, self.registry, received_day, context)
 
-            more, quarantine = self._judge_set_aside(report, feed, path, set_aside, judge_row)
-            loaded += more
+            loaded += self._judge_set_aside(report, feed, path, set_aside, judge_row, quarantine)
+        if loaded + quarantine.count == 0:
+            raise fast_csv.NotFast("no data rows")  # the exact path says empty_file
+        quarantine.write(self.conn)
         self._account(report, feed, file_agency, loaded, quarantine)
 
     def _ensure_registry_table(self) -> None:
@@ -1000,8 +1081,8 @@ class Loader:
             def judge_row(record: RawRecord) -> LoadedRow | RowRejection:
                 return validate_record(record, self.registry, received_day, context, repeated)
 
-            more, quarantine = self._judge_set_aside(report, feed, path, set_aside, judge_row)
-            loaded += more
+            loaded += self._judge_set_aside(report, feed, path, set_aside, judge_row, quarantine)
+        quarantine.write(self.conn)
         if loaded + quarantine.count == 0:
             raise FileProblem("empty_file", "the file has a header row but no data rows")
         self._account(report, feed, file_agency, loaded, quarantine)
@@ -1034,6 +1115,10 @@ class _AlreadyReceived(Exception):
     def __init__(self, existing: tuple) -> None:
         super().__init__("already received")
         self.existing = existing
+
+
+class _TooManyRecords(Exception):
+    """More records than a small file is judged with in Python (SMALL_FILE_MAX_RECORDS)."""
 
 
 class _Fallback(Exception):
@@ -1085,15 +1170,21 @@ def _file_agency(feed: CsvFeed, registry: Registry) -> tuple[str | None, str | N
     """The file's agency as the Python rules set it: the first row with every required field
     and a registered agency (usually the first row, so this reads a line or two)."""
     for record in feed.records():
-        if record.values is None:
-            continue
-        try:
-            agency = _required_texts(record.values)["agency_code"]
-        except RowProblem:
-            continue
-        if agency in registry.agency_codes:
+        agency = _registered_agency(record, registry)
+        if agency is not None:
             return agency, record.location
     return None, None
+
+
+def _registered_agency(record: RawRecord, registry: Registry) -> str | None:
+    """The record's agency if it sets the file's: every required field there, agency registered."""
+    if record.values is None:
+        return None
+    try:
+        agency = _required_texts(record.values)["agency_code"]
+    except RowProblem:
+        return None
+    return agency if agency in registry.agency_codes else None
 
 
 def _key_text(column: sql.Identifier, all_nfc: bool) -> sql.Composable:
@@ -1234,16 +1325,22 @@ def _short_free_text(free_text: list[str]) -> sql.Composable:
 
 
 def _judged(
-    feed: CsvFeed | JsonFeed, registry: Registry, received_day: date, context: AgencyContext
+    feed: CsvFeed | JsonFeed,
+    registry: Registry,
+    received_day: date,
+    context: AgencyContext,
+    max_records: int | None = None,
 ) -> Iterator[LoadedRow | RowRejection]:
     """Every record judged by the Python rules, in two passes. The first (keys the file repeats;
     empty_file) runs when this is called, before the caller opens a COPY that a FileProblem
-    would abort; the second runs as the result is iterated."""
+    would abort; the second runs as the result is iterated. _TooManyRecords past `max_records`."""
     counts: Counter[str] = Counter()
     first_seen: dict[str, str] = {}
     records = 0
     for record in feed.records():
         records += 1
+        if max_records is not None and records > max_records:
+            raise _TooManyRecords()
         key = duplicate_key(record, feed.kind)
         if key is not None:
             counts[key] += 1

@@ -59,14 +59,41 @@ def test_certainly_valid_rows_go_to_copy_and_the_rest_is_set_aside():
         + ROW.format(db="MOJ-B", notes=" padded ")  # notes the Python rules trim
     ).encode()
     verdict = _judge().judge(block, 2)
-    assert (verdict.rows, verdict.loaded, verdict.set_aside) == (3, 1, [3, 4])
+    assert (verdict.rows, verdict.loaded, verdict.set_aside.tolist()) == (3, 1, [3, 4])
     assert verdict.copy_text == b"7,2," + block.split(b"\n")[0] + b"\n"
 
 
-def test_a_blank_line_is_refused():
-    block = (ROW.format(db="MOJ-A", notes="") + "\n" + ROW.format(db="MOJ-B", notes="")).encode()
-    with pytest.raises(NotFast):
-        _judge().judge(block, 2)
+def test_lines_of_another_width_are_quarantined_in_bulk_skipped_or_set_aside():
+    """Arrow cannot read a line with the wrong number of fields: each is taken out of the block
+    first. Blank lines (only commas and ASCII blanks) are skipped, as the Python rules skip them;
+    a short line with a character that is certainly not blank is malformed_row and nothing else,
+    quarantined in bulk; the Python rules judge the others (here: only non-ASCII text, which may
+    be blank to them, and a line longer than the raw excerpt kept)."""
+    block = (
+        ROW.format(db="MOJ-A", notes="")
+        + "\n"
+        + ", ,\t,\r\n"
+        + "x\n"
+        + 'a,"b, c"\r\n'
+        + "\u00a0\n"
+        + "y" * (contract.RAW_EXCERPT_CHARS + 1)
+        + "\n"
+        + ROW.format(db="MOJ-B", notes="")
+    ).encode()
+    verdict = _judge().judge(block, 2)
+    assert (verdict.rows, verdict.loaded, verdict.set_aside.tolist()) == (8, 2, [7, 8])
+    malformed = verdict.malformed
+    assert (malformed.numbers.tolist(), malformed.widths.tolist()) == ([5, 6], [1, 2])
+    texts = [block[start:end] for start, end in zip(malformed.starts, malformed.ends, strict=True)]
+    assert texts == [b"x", b'a,"b, c"']
+    lines = block.split(b"\n")
+    assert verdict.copy_text == b"7,2," + lines[0] + b"\n7,9," + lines[7] + b"\n"
+
+
+def test_a_block_of_only_bad_lines_needs_no_arrow():
+    verdict = _judge().judge(b"x\n\ny\n", 2)
+    assert (verdict.rows, verdict.loaded, verdict.copy_text) == (3, 0, b"")
+    assert verdict.malformed.numbers.tolist() == [2, 4]
 
 
 def test_repeated_keys_are_found_across_blocks():
