@@ -1,7 +1,8 @@
 """How a received file's bytes are stored: gzip chunks of CHUNK_BYTES each (raw.feed_file_chunks).
 
-Its own module because both the loader (which stores new files) and the database migration (which
-moved the bytes of a first release into chunks) write them, and neither may import the other.
+Its own module because the ingest (receive.py and loader.py, which store new files) and the
+database migration (which moved the bytes of a first release into chunks) both write them, and
+neither may import the other.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Shared by the loader (which fills a report per file) and the ingest API (which prints and totals
 them); it imports neither, so the feeds package reads in one direction:
-ingest (the API) -> loader (the engine) -> report, readers, validation, contract.
+ingest (the API) -> loader (the engine) -> its steps (receive, write, quarantine, sql_judge,
+progress; fast_csv when needed) -> report, readers, validation, chunks, contract.
 """
 
 from __future__ import annotations

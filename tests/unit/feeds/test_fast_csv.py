@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from r71_tracker.feeds import contract, loader
+from r71_tracker.feeds import contract, sql_judge
 from r71_tracker.feeds.fast_csv import FastCsvJudge, NotFast, _check_line_structure
 from r71_tracker.registry import Registry
 
@@ -113,4 +113,4 @@ def test_a_key_loaded_is_known_to_the_set_aside_rows():
 
 def test_python_whitespace_list_is_every_isspace_character():
     expected = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
-    assert loader.PYTHON_WHITESPACE == expected
+    assert sql_judge.PYTHON_WHITESPACE == expected
