@@ -42,6 +42,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 BLOCK_BYTES = 4 * 1024 * 1024
 FIRST_BLOCK_BYTES = 256 * 1024  # the first block is small, so the server starts loading sooner
+OVERLONG_LINE_BYTES = 4 * contract.MAX_LINE_CHARS  # certainly over it: 4 bytes a character at most
 BLOCK_LINES = 131_072  # and a block has at most this many lines (a valid 4 MB block: 40,000)
 # Report dates judged here (others are left to the Python rules): from this day to the day received.
 EARLIEST_FAST_DATE = date(1990, 1, 1)
@@ -200,12 +201,23 @@ class FastCsvJudge:
         blank (only commas and ASCII blanks: the Python rules skip them), malformed_row and nothing
         else (quarantined in bulk), certainly valid (Arrow and the vectorised rules), or anything
         else, set aside by line number for the Python rules."""
-        _check_line_structure(block)
         data = np.frombuffer(block, dtype=np.uint8)
         newlines = np.flatnonzero(data == _NEWLINE)
         rows = len(newlines)
         numbers = np.arange(first_line, first_line + rows, dtype=np.int64)
-        starts = np.concatenate(([0], newlines[:-1] + 1))
+        starts = np.concatenate(([0], newlines + 1))[:-1]
+        with_nul = np.empty(0, np.int64)
+        if b"\x00" in block:  # a line with a NUL (or an overlong line's stand-in): the rules say
+            nul = _per_line(data == 0, starts, newlines) > 0
+            if (nul & (_per_line(data == _QUOTE, starts, newlines) > 0)).any():
+                raise NotFast("a NUL byte in a line with quotes")
+            with_nul = numbers[nul]
+            block = data[np.repeat(~nul, newlines - starts + 1)].tobytes()
+            numbers = numbers[~nul]
+            data = np.frombuffer(block, dtype=np.uint8)
+            newlines = np.flatnonzero(data == _NEWLINE)
+            starts = np.concatenate(([0], newlines + 1))[:-1]
+        _check_line_structure(block)
         ends = newlines - (data[np.maximum(newlines - 1, 0)] == _CR)  # without the line ending
         short = ends - starts <= contract.MAX_FIELD_CHARS  # no field over the limit: no surprise
         blank = short & (_per_line(_BLANK_BYTES[data] == 0, starts, ends) == 0)
@@ -219,6 +231,7 @@ class FastCsvJudge:
             keep = ~(wrong | blank)
             block = data[np.repeat(keep, newlines - starts + 1)].tobytes()
             numbers = numbers[keep]
+        set_aside = np.union1d(set_aside, with_nul)
         if not block:
             return BlockVerdict(b"", rows, 0, set_aside, malformed)
         lines = block.split(b"\n")
@@ -307,41 +320,74 @@ def line_blocks(
     path: Path, feed_format: str, max_bytes: int, advance: Callable[[int], None]
 ) -> Iterator[bytes]:
     """The data lines of a CSV (BOM and header line dropped) in blocks of whole lines, each
-    ending in a newline; NotFast if the header line holds a quote (it could span lines)."""
-    pending: list[bytes] = []
-    size = blocks = 0
+    ending in a newline; NotFast if the header line holds a quote (it could span lines).
+
+    A line longer than OVERLONG_LINE_BYTES is never held: it is longer than the Python rules
+    read (field_too_long, whatever it holds), so its bytes are dropped as they come and a NUL
+    stands in for it, which sends it to the Python rules, which read it in bounded pieces.
+    """
+    done: list[bytes] = []  # whole lines
+    done_size = blocks = 0
+    partial: list[bytes] = []  # the start of the line not yet ended
+    partial_size = 0
+    overlong = False  # inside a line being dropped
+    for chunk in _data_chunks(path, feed_format, max_bytes, advance):
+        if overlong:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            done.append(b"\x00\n")
+            chunk, overlong = chunk[end + 1 :], False
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            partial.append(chunk)
+            partial_size += len(chunk)
+            if partial_size > OVERLONG_LINE_BYTES:
+                partial, partial_size, overlong = [], 0, True
+            continue
+        done.extend([*partial, chunk[: last + 1]])
+        done_size += partial_size + last + 1
+        partial, partial_size = [chunk[last + 1 :]], len(chunk) - last - 1
+        if done_size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
+            yield from _at_most_block_lines(b"".join(done))
+            done, done_size, blocks = [], 0, blocks + 1
+    if overlong:
+        done.append(b"\x00\n")
+    rest = b"".join([*done, *partial])
+    if rest:
+        yield from _at_most_block_lines(rest if rest.endswith(b"\n") else rest + b"\n")
+
+
+def _data_chunks(
+    path: Path, feed_format: str, max_bytes: int, advance: Callable[[int], None]
+) -> Iterator[bytes]:
+    """The decoded bytes after the header line (and a BOM); NotFast for a quote in the header,
+    no data line, or anything the exact path must explain (too large, not gzip)."""
+    pending = b""
     header_done = False
     try:
         for chunk in decoded_chunks(path, feed_format, max_bytes):
             advance(len(chunk))
-            if not header_done:
-                chunk = b"".join([*pending, chunk])
-                pending, size = [], 0
-                if chunk.startswith(codecs.BOM_UTF8):
-                    chunk = chunk[len(codecs.BOM_UTF8) :]
-                end = chunk.find(b"\n")
-                if end < 0:
-                    pending, size = [chunk], len(chunk)
-                    continue
-                if b'"' in chunk[:end]:
-                    raise NotFast("a quote in the header line")
-                chunk, header_done = chunk[end + 1 :], True
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
-                data = b"".join(pending)
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    yield from _at_most_block_lines(data[:cut])
-                    blocks += 1
-                    pending, size = [data[cut:]], len(data) - cut
+            if header_done:
+                yield chunk
+                continue
+            pending += chunk
+            if pending.startswith(codecs.BOM_UTF8):
+                pending = pending[len(codecs.BOM_UTF8) :]
+            end = pending.find(b"\n")
+            if end < 0:
+                if len(pending) > OVERLONG_LINE_BYTES:
+                    raise NotFast("an overlong header line")
+                continue
+            if b'"' in pending[:end]:
+                raise NotFast("a quote in the header line")
+            header_done = True
+            yield pending[end + 1 :]
+            pending = b""
     except FileProblem as problem:
         raise NotFast(problem.detail) from None
     if not header_done:
         raise NotFast("no data line")
-    rest = b"".join(pending)
-    if rest:
-        yield from _at_most_block_lines(rest if rest.endswith(b"\n") else rest + b"\n")
 
 
 def _at_most_block_lines(block: bytes) -> Iterator[bytes]:
@@ -465,8 +511,6 @@ def _check_line_structure(block: bytes) -> None:
     comma or the line end) or is the first of a doubled quote. (A blank line is caught after
     parsing: Arrow skips it, so the row count differs from the line count.)
     """
-    if b"\x00" in block:
-        raise NotFast("a NUL byte")
     if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
         raise NotFast("a carriage return that does not end a line")
     if b'"' not in block:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from r71_tracker.feeds import contract, sql_judge
+from r71_tracker.feeds import contract, fast_csv, sql_judge
 from r71_tracker.feeds.fast_csv import FastCsvJudge, NotFast, _check_line_structure
 from r71_tracker.registry import Registry
 
@@ -40,7 +40,6 @@ def test_whole_quoted_fields_pass(lines):
         'a,b""c\n',  # doubled quotes in an unquoted field
         'a,"b""\n',  # the field never closes
         "a,b\rc\n",  # a carriage return inside a line
-        "a,b\x00c\n",  # NUL
     ],
 )
 def test_lines_read_differently_are_refused(lines):
@@ -88,6 +87,25 @@ def test_lines_of_another_width_are_quarantined_in_bulk_skipped_or_set_aside():
     assert texts == [b"x", b'a,"b, c"']
     lines = block.split(b"\n")
     assert verdict.copy_text == b"7,2," + lines[0] + b"\n7,9," + lines[7] + b"\n"
+
+
+def test_lines_with_a_nul_go_to_the_python_rules_unless_quoted():
+    """A NUL (also the stand-in line_blocks puts for a line too long to hold) sets the line aside;
+    with quotes it could start a record the Python reader reads over several lines: NotFast."""
+    verdict = _judge().judge(ROW.format(db="MOJ-A", notes="").encode() + b"a,b\x00c\n\x00\n", 2)
+    assert (verdict.rows, verdict.loaded, verdict.set_aside.tolist()) == (3, 1, [3, 4])
+    with pytest.raises(NotFast):
+        _judge().judge(b'a,"b\x00\n', 2)
+
+
+def test_a_line_too_long_to_hold_is_dropped_as_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast_csv, "OVERLONG_LINE_BYTES", 1000)
+    monkeypatch.setattr(fast_csv, "FIRST_BLOCK_BYTES", 10)
+    path = tmp_path / "moj.csv"
+    big = 3 * 1024 * 1024  # more than a chunk read: a line within one is held (1 MiB at most)
+    path.write_bytes(b"h\r\na\n" + b"x" * big + b"\nb\n" + b"y" * big)
+    blocks = list(fast_csv.line_blocks(path, "csv", 10**9, lambda _: None))
+    assert b"".join(blocks) == b"a\n\x00\nb\n\x00\n"
 
 
 def test_a_block_of_only_bad_lines_needs_no_arrow():
