@@ -7,6 +7,7 @@ data-dictionary feed (`fields`). v1 files keep loading unchanged.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 
@@ -189,7 +190,7 @@ class FeedKind:
     row_check_order: tuple[str, ...]
     duplicate_reason: str
 
-    @property
+    @functools.cached_property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(name for name in self.fields if name not in self.optional_fields)
 

@@ -208,8 +208,8 @@ class FastCsvJudge:
         starts = np.concatenate(([0], newlines + 1))[:-1]
         with_nul = np.empty(0, np.int64)
         if b"\x00" in block:  # a line with a NUL (or an overlong line's stand-in): the rules say
-            nul = _per_line(data == 0, starts, newlines) > 0
-            if (nul & (_per_line(data == _QUOTE, starts, newlines) > 0)).any():
+            nul = _any_per_line(data == 0, starts)
+            if (nul & _any_per_line(data == _QUOTE, starts)).any():
                 raise NotFast("a NUL byte in a line with quotes")
             with_nul = numbers[nul]
             block = data[np.repeat(~nul, newlines - starts + 1)].tobytes()
@@ -220,7 +220,7 @@ class FastCsvJudge:
         _check_line_structure(block)
         ends = newlines - (data[np.maximum(newlines - 1, 0)] == _CR)  # without the line ending
         short = ends - starts <= contract.MAX_FIELD_CHARS  # no field over the limit: no surprise
-        blank = short & (_per_line(_BLANK_BYTES[data] == 0, starts, ends) == 0)
+        blank = short & ~_any_per_line(~_BLANK_BYTES[data], starts)
         widths = field_counts(block)
         wrong = (widths != len(self.columns)) & ~blank
         malformed, set_aside = MalformedLines(), np.empty(0, np.int64)
@@ -453,10 +453,13 @@ def field_counts(block: bytes) -> np.ndarray:
     return counts + 1
 
 
-def _per_line(byte_mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """How many bytes of each line block[start:end] the mask marks."""
-    counts = np.concatenate(([0], np.cumsum(byte_mask, dtype=np.int32)))
-    return counts[ends] - counts[starts]
+def _any_per_line(byte_mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Whether the mask marks a byte of each line (from its start to its newline included; no
+    line is empty, it has its newline), in one pass and no more memory than the answer."""
+    if not len(starts):
+        return np.zeros(0, dtype=bool)
+    answer: np.ndarray = np.logical_or.reduceat(byte_mask, starts)
+    return answer
 
 
 def _byte_table(members: Iterable[int]) -> np.ndarray:
@@ -465,8 +468,9 @@ def _byte_table(members: Iterable[int]) -> np.ndarray:
     return table
 
 
-# Bytes a field made only of (with commas) is blank to the Python rules: ASCII whitespace.
-_BLANK_BYTES = _byte_table(b", \t\x0b\x0c\r\x1c\x1d\x1e\x1f")
+# Bytes a field made only of (with commas) is blank to the Python rules: ASCII whitespace (and
+# the line ending).
+_BLANK_BYTES = _byte_table(b", \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f")
 # Bytes that make a field certainly not blank: printable ASCII but the comma and the quote.
 _CERTAIN_BYTES = _byte_table(set(range(0x21, 0x7F)) - {_COMMA, _QUOTE})
 
@@ -492,7 +496,7 @@ def _wrong_width_lines(
         except UnicodeDecodeError:
             raise NotFast("a line that is not UTF-8") from None
     starts, ends = bounds
-    certain = _per_line(_CERTAIN_BYTES[data], starts, ends) > 0
+    certain = _any_per_line(_CERTAIN_BYTES[data], starts)
     bulk = wrong & certain & (ends - starts <= contract.RAW_EXCERPT_CHARS)
     malformed = MalformedLines(block, starts[bulk], ends[bulk], numbers[bulk], widths[bulk])
     return malformed, numbers[wrong & ~bulk]

@@ -65,11 +65,14 @@ class Quarantine:
         if self.rows is not None:
             self.rows.append(rejection)
             return
-        values = _rejected_values(self.report, rejection)
-        line = "\t".join(
-            "\\N" if value is None else str(value).translate(_COPY_TEXT_ESCAPES) for value in values
+        file_id, line_number, reason, message, raw, chars, sha256 = _rejected_values(
+            self.report, rejection
         )
-        self._spooled().write(line.encode("utf-8") + b"\n")
+        line = (
+            f"{file_id}\t{line_number}\t{reason}\t{_copy_text(message)}\t{_copy_text(raw)}"
+            f"\t{chars}\t{sha256}\n"
+        )
+        self._spooled().write(line.encode("utf-8"))
 
     def add_malformed(self, lines: MalformedLines, width: int) -> None:
         """Lines the Arrow path found with the wrong number of fields, quarantined in bulk:
@@ -137,11 +140,20 @@ class Quarantine:
         self._spool = None
 
 
+def _copy_text(text: str) -> str:
+    """Text as a field of COPY's text format (the other fields are numbers, codes and hex)."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_TEXT_ESCAPES)
+    return text
+
+
 def _columns(lines: MalformedLines) -> tuple[np.ndarray, ...]:
     return (lines.numbers, lines.starts, lines.ends, lines.widths)
 
 
-def _rejected_values(report: FileReport, rejection: RowRejection) -> tuple[object, ...]:
+def _rejected_values(
+    report: FileReport, rejection: RowRejection
+) -> tuple[int | None, int, str, str, str, int | None, str]:
     """A raw.rejected_rows row: the first RAW_EXCERPT_CHARS of the raw text, with the whole
     text's length and SHA-256 (of its UTF-8), so the evidence is bounded and still exact."""
     raw = rejection.raw_text
