@@ -76,11 +76,12 @@ def _wide_json(path: Path) -> None:
             "consumer_agencies": 3,
         }
     )
-    count = 20 * MB // (len(entry) + 1)
-    path.write_text(
-        '{"agency_code": "MOJ", "databases": [' + ",".join([entry] * count) + "]}",
-        encoding="utf-8",
-    )
+    count = 200 * MB // (len(entry) + 1)  # the size limit: once parsed whole (about 700 MB)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write('{"agency_code": "MOJ", "databases": [' + entry)
+        for _ in range(count - 1):
+            handle.write("," + entry)
+        handle.write("]}")
 
 
 def _deep_json(path: Path) -> None:
@@ -97,7 +98,7 @@ CLASSES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "one quoted 50 MB field": ("MOJ_huge_field.csv", _huge_field),
     "a header of 100,000 columns": ("MOJ_wide_header.csv", _wide_header),
     "5,000 rows of 5,000-digit counts": ("MOJ_long_numbers.csv", _long_numbers),
-    "a 20 MB JSON list of entries": ("MOJ_wide.json", _wide_json),
+    "a 200 MB JSON list of entries": ("MOJ_wide_200mb.json", _wide_json),
     "JSON nested 1,000,000 deep": ("MOJ_deep.json", _deep_json),
 }
 

@@ -431,3 +431,82 @@ def test_path_like_names_are_kept_as_base_names_and_nothing_is_written_outside(
     assert "..%2f..%2fetc%2fpasswd.csv" in names and "other.csv" in names
     assert names <= {"..%2f..%2fetc%2fpasswd.csv", "evil.csv", "other.csv"}
     assert all("/" not in name and "\\" not in name for name in names)
+
+
+_JSON_ROW = {
+    "report_date": "2025-12-15",
+    "database_code": "MOJ-CIVIL-STATUS",
+    "platform_status": "operational",
+    "data_status": "centralized",
+    "process_integrated": True,
+    "connected_national": True,
+    "record_count": 27400000,
+    "records_updated_30d": 412000,
+    "consumer_agencies": 6,
+}
+
+
+def test_a_110_mb_json_feed_is_streamed_in_bounded_memory(tracker_env, clean_raw, tmp_path):
+    """A JSON history export of 110 MB (MOJ's databases, a report a day since 1800: 427,400
+    entries) was parsed whole: 404 MB of peak RSS. Now it is streamed (ijson), an entry at a time,
+    and every entry loads within the bound."""
+    from datetime import date, timedelta
+
+    from conftest import databases_by_agency
+
+    codes = databases_by_agency()["MOJ"]
+    big = tmp_path / "MOJ_history.json"
+    day, rows, size = date(1800, 1, 1), 0, 0
+    with big.open("wb") as handle:
+        size += handle.write(b'{"agency_code": "MOJ", "databases": [')
+        while size < 110 * 1024 * 1024:
+            for code in codes:
+                entry = {**_JSON_ROW, "report_date": day.isoformat(), "database_code": code}
+                size += handle.write((("," if rows else "") + json.dumps(entry)).encode())
+                rows += 1
+            day += timedelta(days=1)
+        handle.write(b"]}")
+    run, peak_mb = ingest_peak_rss_mb(big)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert peak_mb <= PEAK_RSS_BOUND_MB, peak_mb
+    with psycopg.connect(clean_raw) as conn:
+        counts = conn.execute(
+            "select rows_received, rows_loaded, rows_rejected, feed_kind,"
+            " (select count(*) from raw.status_reports) from raw.feed_files"
+        ).fetchall()
+    assert counts == [(rows, rows, 0, "status", rows)]
+
+
+def test_a_150_mb_json_string_rejects_only_its_entry_in_bounded_memory(
+    tracker_env, clean_raw, tmp_path
+):
+    """One notes value of 150 MB in a JSON feed was parsed whole (495 MB of peak RSS), and
+    loaded. Now it is never held: its entry is field_too_long (over the contract's 65,536
+    characters, as in CSV), keeping the first 4,096 characters of its text (json.dumps of the
+    entry, as for any JSON row) with the whole text's length and SHA-256; the next entry loads."""
+    first = json.dumps({**_JSON_ROW, "notes": "a" * (150 * 1024 * 1024)}, ensure_ascii=False)
+    second = json.dumps({**_JSON_ROW, "database_code": "MOJ-LEGAL-AID"})
+    huge = tmp_path / "MOJ_huge_notes.json"
+    huge.write_text(f'{{"agency_code": "MOJ", "databases": [{first}, {second}]}}', "utf-8")
+    expected = [
+        (
+            0,
+            "field_too_long",
+            first[:4096],
+            len(first),
+            hashlib.sha256(first.encode("utf-8")).hexdigest(),
+        )
+    ]
+    del first
+    run, peak_mb = ingest_peak_rss_mb(huge)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert peak_mb <= PEAK_RSS_BOUND_MB, peak_mb
+    assert "MOJ_huge_notes.json databases[0]: field_too_long" in run.stdout, run.stdout
+    stored = stored_file(clean_raw, sha256_of(huge))
+    assert (stored["rows_loaded"], stored["rows_rejected"]) == (1, 1)
+    with psycopg.connect(clean_raw) as conn:
+        evidence = conn.execute(
+            "select line_number, reason_code, raw_record, raw_record_chars, raw_record_sha256"
+            " from raw.rejected_rows"
+        ).fetchall()
+    assert evidence == expected
