@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from r71_tracker.feeds import contract
+from r71_tracker.feeds import contract, validation
 from r71_tracker.feeds.readers import FileProblem, RawText, csv_record, decoded_chunks
-from r71_tracker.feeds.validation import RawRecord
+from r71_tracker.feeds.validation import AgencyContext, RawRecord, RowProblem
 from r71_tracker.registry import Registry
 
 P = ParamSpec("P")
@@ -44,6 +44,9 @@ BLOCK_BYTES = 4 * 1024 * 1024
 FIRST_BLOCK_BYTES = 256 * 1024  # the first block is small, so the server starts loading sooner
 OVERLONG_LINE_BYTES = 4 * contract.MAX_LINE_CHARS  # certainly over it: 4 bytes a character at most
 BLOCK_LINES = 131_072  # and a block has at most this many lines (a valid 4 MB block: 40,000)
+# A text whose normalised form is itself and that the rules' messages quote as it is.
+_PLAIN_TEXT = "^[A-Za-z0-9_.:/+-]{1,40}$"
+_TEXT_FIELDS = ("agency_code", "database_code", "report_date", "platform_status", "data_status")
 # Report dates judged here (others are left to the Python rules): from this day to the day received.
 EARLIEST_FAST_DATE = date(1990, 1, 1)
 DATE_BITS = 20  # a duplicate key: registry index << DATE_BITS | index of the date
@@ -109,21 +112,25 @@ class NotFast(Exception):
 
 
 @dataclass
-class MalformedLines:
-    """Lines with the wrong number of fields that the Python rules would reject `malformed_row`
-    and nothing else (a character that is not blank, at most RAW_EXCERPT_CHARS bytes, valid
-    UTF-8): quarantined in bulk, without a Python judgement each. Each line is
-    block[start:end] (as sent, without its line ending); arrays, so a block of millions of short
-    lines takes a few bytes a line."""
+class BulkRejections:
+    """Rows rejected without a Python reading each, with the reason and detail the Python rules
+    give them: lines with the wrong number of fields (malformed_row), and plain rows that break
+    an agency, database, date, status or boolean rule. `texts` are the lines as sent, without
+    their line ending (each at most RAW_EXCERPT_CHARS bytes: the evidence is the whole line)."""
 
-    block: bytes = b""
-    starts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    ends: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    numbers: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    widths: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    numbers: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    texts: list[bytes] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.numbers)
+
+    def extend(self, other: BulkRejections) -> None:
+        self.numbers += other.numbers
+        self.reasons += other.reasons
+        self.details += other.details
+        self.texts += other.texts
 
 
 @dataclass
@@ -134,7 +141,7 @@ class BlockVerdict:
     rows: int  # the block's lines
     loaded: int  # rows in copy_text
     set_aside: np.ndarray  # line numbers, ascending, for the Python rules
-    malformed: MalformedLines
+    rejected: BulkRejections
 
 
 class FastCsvJudge:
@@ -148,12 +155,15 @@ class FastCsvJudge:
         agency: str | None,
         received_day: date,
         file_id: int,
+        agency_at: str | None = None,
     ) -> None:
         if any(name not in contract.FIELDS for name in columns):
             raise NotFast("columns outside the contract")
         self.columns = columns
         self.position = {name: index for index, name in enumerate(columns)}
-        self.agency = agency
+        self.agency, self.agency_at = agency, agency_at  # the file's, and where it is set
+        self.registry = registry
+        self.received_day = received_day
         self.file_id = file_id
         owned = sorted(code for code, owner in registry.database_owners.items() if owner == agency)
         self.database_index = {code: index for index, code in enumerate(owned)}
@@ -166,6 +176,7 @@ class FastCsvJudge:
         self.date_index = {value: index for index, value in enumerate(dates)}
         self.clean_notes: dict[str, bool] = {}
         self._keys: list[np.ndarray] = []  # duplicate keys of the loaded rows, per block
+        self._rejected_keys: list[np.ndarray] = []  # of rows rejected in bulk that matter
         self._line_head = b"\n%d,%%d," % file_id  # "\n<file id>,<line>," before each line
         self._names = [f"c{index}" for index in range(len(columns))]
         self._read = pa_csv.ReadOptions(column_names=self._names, use_threads=False)
@@ -178,9 +189,12 @@ class FastCsvJudge:
         )
 
     def repeats_a_key(self) -> bool:
-        """After the last block: whether two loaded rows share a (database, report date) key."""
-        keys = np.sort(np.concatenate(self._keys)) if self._keys else np.empty(0, np.int64)
-        self._keys = [keys]
+        """After the last block: whether two loaded rows share a (database, report date) key, or
+        a loaded row shares one with a row rejected in bulk (the Python rules would reject it as
+        a duplicate). The rejected rows' keys then count as loaded ones for loaded_key."""
+        rejected = np.unique(np.concatenate([np.empty(0, np.int64), *self._rejected_keys]))
+        keys = np.sort(np.concatenate([np.empty(0, np.int64), *self._keys, rejected]))
+        self._keys, self._rejected_keys = [keys], []
         return bool((keys[1:] == keys[:-1]).any())
 
     def loaded_key(self, database_code: str, report_date: str) -> bool:
@@ -221,36 +235,42 @@ class FastCsvJudge:
         ends = newlines - (data[np.maximum(newlines - 1, 0)] == _CR)  # without the line ending
         short = ends - starts <= contract.MAX_FIELD_CHARS  # no field over the limit: no surprise
         blank = short & ~_any_per_line(~_BLANK_BYTES[data], starts)
-        widths = field_counts(block)
-        wrong = (widths != len(self.columns)) & ~blank
-        malformed, set_aside = MalformedLines(), np.empty(0, np.int64)
+        width = len(self.columns)
+        widths = np.where(blank, width, field_counts(block))
+        wrong = widths != width
+        rejected, set_aside = BulkRejections(), np.empty(0, np.int64)
         if wrong.any() or blank.any():  # Arrow cannot read them, or need not: taken out first
-            malformed, set_aside = _wrong_width_lines(
-                block, data, (starts, ends), numbers, widths, wrong
+            rejected, set_aside = _wrong_width_lines(
+                block, data, (starts, ends), numbers, widths, width
             )
             keep = ~(wrong | blank)
             block = data[np.repeat(keep, newlines - starts + 1)].tobytes()
             numbers = numbers[keep]
         set_aside = np.union1d(set_aside, with_nul)
         if not block:
-            return BlockVerdict(b"", rows, 0, set_aside, malformed)
+            return BlockVerdict(b"", rows, 0, set_aside, rejected)
         lines = block.split(b"\n")
         lines.pop()  # after the last newline: nothing
-        mask = self._certainly_valid(block, len(lines))
+        mask, explained = self._certainly_valid(block, lines, numbers)
+        rejected.extend(explained)
         chosen_rows = np.flatnonzero(mask)
         chosen = lines if mask.all() else [lines[row] for row in chosen_rows.tolist()]
-        set_aside = np.union1d(set_aside, numbers[~mask])
+        judged_in_bulk = np.array(explained.numbers, dtype=np.int64)
+        set_aside = np.union1d(set_aside, np.setdiff1d(numbers[~mask], judged_in_bulk))
         # "\n<file id>,<line>," before each chosen line, joined: COPY text with a newline too many
         # at the start and one too few at the end.
         parts: list[bytes] = [b""] * (2 * len(chosen))
         parts[0::2] = map(self._line_head.__mod__, numbers[chosen_rows].tolist())
         parts[1::2] = chosen
         text = b"".join(parts)[1:] + b"\n" if chosen else b""
-        return BlockVerdict(text, rows, len(chosen), set_aside, malformed)
+        return BlockVerdict(text, rows, len(chosen), set_aside, rejected)
 
-    def _certainly_valid(self, block: bytes, lines: int) -> np.ndarray:
+    def _certainly_valid(
+        self, block: bytes, lines: list[bytes], numbers: np.ndarray
+    ) -> tuple[np.ndarray, BulkRejections]:
         """Which lines of a block (each with the header's number of fields) certainly pass every
-        rule; their duplicate keys are kept for repeats_a_key."""
+        rule (their duplicate keys kept for repeats_a_key), and the others that _explain can
+        reject in bulk."""
         try:
             table = pa_csv.read_csv(
                 pa.py_buffer(block),
@@ -260,14 +280,12 @@ class FastCsvJudge:
             )
         except pa.ArrowException as error:
             raise NotFast(f"Arrow cannot read the block ({error})") from None
-        if table.num_rows != lines:
+        if table.num_rows != len(lines):
             raise NotFast("Arrow read a different number of rows")
-        if self.agency is None:  # no row names a registered agency: the Python rules say why
-            return np.zeros(lines, dtype=bool)
         field = {name: table.column(self.position[name]) for name in self.columns}
         database_index = pc.index_in(field["database_code"], value_set=self.owned)
         date_index = pc.index_in(field["report_date"], value_set=self.dates)
-        ok = pc.and_(pc.equal(field["agency_code"], self.agency), pc.is_valid(database_index))
+        ok = pc.and_(pc.equal(field["agency_code"], self.agency or ""), pc.is_valid(database_index))
         ok = pc.and_(ok, pc.is_valid(date_index))
         for name, allowed in contract.ENUM_VALUES.items():
             ok = pc.and_(ok, pc.is_in(field[name], value_set=pa.array(allowed, pa.string())))
@@ -290,10 +308,79 @@ class FastCsvJudge:
             short = pc.less_equal(pc.utf8_length(field["notes"]), contract.MAX_FIELD_CHARS)
             ok = pc.and_(ok, pc.fill_null(short, True))
         mask: np.ndarray = ok.to_numpy(zero_copy_only=False)
-        self._keys.append(
-            (_indexes(database_index)[mask] << DATE_BITS) | _indexes(date_index)[mask]
+        keys = (_indexes(database_index) << DATE_BITS) | _indexes(date_index)
+        self._keys.append(keys[mask])
+        owned = pc.is_valid(database_index).to_numpy(zero_copy_only=False)
+        in_range = pc.is_valid(date_index).to_numpy(zero_copy_only=False)
+        explained = self._explain(table, lines, numbers, ~mask, (keys, owned, in_range))
+        return mask, explained
+
+    def _explain(
+        self,
+        table: pa.Table,
+        lines: list[bytes],
+        numbers: np.ndarray,
+        not_valid: np.ndarray,
+        keys: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> BulkRejections:
+        """The rows that are not certainly valid and are plain (a short line, every required
+        text plain ASCII as _PLAIN_TEXT says, so normalising changes nothing, and the counts
+        present) that break an agency, database, date, status or boolean rule, with the reason
+        and detail of the Python rules themselves (validation.check_texts, check_status_enums,
+        parse_boolean), without a second reading of the line. The others are left to the Python
+        rules. A rejected row's key matters when a valid row could share it (a database of the
+        file's agency, a date up to the day received: that row is a duplicate): such keys join
+        the loaded ones (repeats_a_key, loaded_key); a row whose key the arrays cannot hold (a
+        date before EARLIEST_FAST_DATE) is left to the Python rules."""
+        rejected = BulkRejections()
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        candidates = not_valid & (lengths <= contract.RAW_EXCERPT_CHARS)
+        checks = [(name, _PLAIN_TEXT) for name in (*_TEXT_FIELDS, *contract.BOOLEAN_FIELDS)]
+        checks += [(name, "[!-~]") for name in contract.INTEGER_FIELDS]  # present: not blank
+        for name, pattern in checks:
+            if not candidates.any():
+                return rejected
+            matches = pc.match_substring_regex(table.column(self.position[name]), pattern)
+            candidates &= pc.fill_null(matches, False).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(candidates)
+        if not len(rows):
+            return rejected
+        names = (*_TEXT_FIELDS, *contract.BOOLEAN_FIELDS)
+        values = zip(
+            *(table.column(self.position[name]).take(rows).to_pylist() for name in names),
+            strict=True,
         )
-        return mask
+        row_keys, owned, in_range = (array[rows].tolist() for array in keys)
+        context = AgencyContext(self.agency, self.agency_at, fixed=True)
+        kept_keys: list[int] = []
+        for row, number, fields, key, of_agency, dated in zip(
+            rows.tolist(), numbers[rows].tolist(), values, row_keys, owned, in_range, strict=True
+        ):
+            texts = dict(zip(names, fields, strict=True))
+            try:
+                if self.agency is None and texts["agency_code"] in self.registry.agency_codes:
+                    raise NotFast("a registered agency where none was found")
+                validation.check_texts(
+                    texts, self.registry, self.received_day, context, f"line {number}"
+                )
+                validation.check_status_enums(texts)
+                for name in contract.BOOLEAN_FIELDS:
+                    validation.parse_boolean(texts[name], name)
+                continue  # broken further on (counts, notes): the Python rules say how
+            except RowProblem as problem:
+                if of_agency and dated:
+                    kept_keys.append(key)
+                elif of_agency:
+                    day = validation.parse_date(texts["report_date"])
+                    if day is not None and day <= self.received_day:
+                        continue  # its key could be a valid row's: the Python rules decide
+                line = lines[row]
+                rejected.numbers.append(number)
+                rejected.reasons.append(problem.reason_code)
+                rejected.details.append(problem.detail)
+                rejected.texts.append(line[:-1] if line.endswith(b"\r") else line)
+        self._rejected_keys.append(np.array(kept_keys, dtype=np.int64))
+        return rejected
 
     def _clean_notes(self, notes: pa.ChunkedArray) -> pa.ChunkedArray:
         """True where notes are absent or already what normalise_text makes of them (NFC, trimmed).
@@ -481,25 +568,37 @@ def _wrong_width_lines(
     bounds: tuple[np.ndarray, np.ndarray],
     numbers: np.ndarray,
     widths: np.ndarray,
-    wrong: np.ndarray,
-) -> tuple[MalformedLines, np.ndarray]:
-    """Of the lines with the wrong number of fields: those the Python rules reject malformed_row
-    and nothing else, for bulk quarantine (a byte that is certainly not blank, at most
-    RAW_EXCERPT_CHARS bytes, so their evidence is the whole line), and the line numbers of the
-    others, for the rules. NotFast when the block is not UTF-8 (the exact path says
-    bad_encoding: Arrow, which checks the other lines, never reads these)."""
+    header_width: int,
+) -> tuple[BulkRejections, np.ndarray]:
+    """Of the lines with the wrong number of fields (and not blank): those the Python rules
+    reject malformed_row and nothing else, for bulk quarantine (a byte that is certainly not
+    blank, at most RAW_EXCERPT_CHARS bytes, so their evidence is the whole line), and the line
+    numbers of the others, for the rules. NotFast when the block is not UTF-8 (the exact path
+    says bad_encoding: Arrow, which checks the other lines, never reads these)."""
+    starts, ends = bounds
+    rejected = BulkRejections()
+    wrong = widths != header_width
     if not wrong.any():
-        return MalformedLines(), np.empty(0, np.int64)
+        return rejected, np.empty(0, np.int64)
     if (data >= 0x80).any():
         try:
             block.decode("utf-8")
         except UnicodeDecodeError:
             raise NotFast("a line that is not UTF-8") from None
-    starts, ends = bounds
     certain = _any_per_line(_CERTAIN_BYTES[data], starts)
     bulk = wrong & certain & (ends - starts <= contract.RAW_EXCERPT_CHARS)
-    malformed = MalformedLines(block, starts[bulk], ends[bulk], numbers[bulk], widths[bulk])
-    return malformed, numbers[wrong & ~bulk]
+    for number, start, end, fields in zip(
+        numbers[bulk].tolist(),
+        starts[bulk].tolist(),
+        ends[bulk].tolist(),
+        widths[bulk].tolist(),
+        strict=True,
+    ):
+        rejected.numbers.append(number)
+        rejected.reasons.append(contract.MALFORMED_ROW)
+        rejected.details.append(f"{fields} fields, the header has {header_width}")
+        rejected.texts.append(block[start:end])
+    return rejected, numbers[wrong & ~bulk]
 
 
 def _indexes(indexes: pa.ChunkedArray) -> np.ndarray:

@@ -477,7 +477,12 @@ class Loader:
 
         received_day = self._received_day(report)
         judge = fast_csv.FastCsvJudge(
-            feed.columns, self.registry, file_agency, received_day, report.file_id or 0
+            feed.columns,
+            self.registry,
+            file_agency,
+            received_day,
+            report.file_id or 0,
+            agency_at,
         )
         columns = ", ".join(feed.columns)
         set_aside = array("q")  # line numbers, 8 bytes each however many rows are bad
@@ -496,7 +501,7 @@ class Loader:
                     rows += verdict.rows
                     loaded += verdict.loaded
                     set_aside.frombytes(verdict.set_aside.tobytes())  # int64, as array "q"
-                    quarantine.add_malformed(verdict.malformed, len(feed.columns))
+                    quarantine.add_bulk(verdict.rejected)
                     writer.write(verdict.copy_text)
         if judge.repeats_a_key():
             raise fast_csv.NotFast("a (database, report date) key repeated")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import json
 import operator
 import tempfile
@@ -26,9 +27,7 @@ from r71_tracker.feeds.report import REJECTED_SAMPLES_KEPT, FileReport, row_mess
 from r71_tracker.feeds.validation import RowRejection
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from r71_tracker.feeds.fast_csv import MalformedLines
+    from r71_tracker.feeds.fast_csv import BulkRejections
 
 _COPY_REJECTED = """
 copy raw.rejected_rows (
@@ -74,45 +73,42 @@ class Quarantine:
         )
         self._spooled().write(line.encode("utf-8"))
 
-    def add_malformed(self, lines: MalformedLines, width: int) -> None:
-        """Lines the Arrow path found with the wrong number of fields, quarantined in bulk:
-        the rows, reason, message and evidence the Python rules give them (malformed_row), each
-        without a Python judgement of its own."""
-        if not len(lines):
+    def add_bulk(self, rejected: BulkRejections) -> None:
+        """Rows the Arrow path rejected in bulk (fast_csv.BulkRejections), with the reason,
+        message and evidence the Python rules give them, each without a RowRejection of its own
+        (but the samples)."""
+        if not len(rejected):
             return
-        self.count += len(lines)
-        self.by_reason[contract.MALFORMED_ROW] += len(lines)
-        block = lines.block
-        for number, start, end, fields in zip(
-            *(column[:REJECTED_SAMPLES_KEPT].tolist() for column in _columns(lines)), strict=True
-        ):
-            detail = f"{fields} fields, the header has {width}"
-            raw = block[start:end].decode("utf-8")
-            where = f"line {number}"
-            self._sample(RowRejection(number, where, contract.MALFORMED_ROW, detail, raw))
-        name = storable(self.report.original_name).translate(_COPY_TEXT_ESCAPES)
-        head = b"%d\t%%d\t%s\t%s line %%d: %s: %%d fields, the header has %d\t" % (
-            self.report.file_id or 0,
-            contract.MALFORMED_ROW.encode(),
-            name.replace("%", "%%").encode("utf-8"),
-            contract.MALFORMED_ROW.encode(),
-            width,
+        self.count += len(rejected)
+        self.by_reason.update(rejected.reasons)
+        first = heapq.nsmallest(
+            REJECTED_SAMPLES_KEPT, range(len(rejected)), key=rejected.numbers.__getitem__
         )
+        for row in first:  # the kinds of rows rejected in bulk come one kind after the other
+            number, reason = rejected.numbers[row], rejected.reasons[row]
+            raw = rejected.texts[row].decode("utf-8")
+            where = f"line {number}"
+            self._sample(RowRejection(number, where, reason, rejected.details[row], raw))
+        file_id = self.report.file_id or 0
+        name = _copy_text(storable(self.report.original_name))
         spool = self._spooled()
-        for first in range(0, len(lines), _BULK_ROWS):
-            parts: list[bytes] = []
-            batch = (column[first : first + _BULK_ROWS].tolist() for column in _columns(lines))
-            for number, start, end, fields in zip(*batch, strict=True):
-                text = block[start:end]
-                chars = len(text) if text.isascii() else len(text.decode("utf-8"))
-                if b"\\" in text or b"\t" in text:
-                    evidence = text.replace(b"\\", b"\\\\").replace(b"\t", b"\\t")
-                else:
-                    evidence = text
-                parts.append(head % (number, number, fields))
-                sha256 = hashlib.sha256(text).hexdigest().encode()
-                parts.append(b"%s\t%d\t%s\n" % (evidence, chars, sha256))
-            spool.write(b"".join(parts))
+        for start in range(0, len(rejected), _BULK_ROWS):
+            parts: list[str] = []
+            end = start + _BULK_ROWS
+            batch = (
+                rejected.numbers[start:end],
+                rejected.reasons[start:end],
+                rejected.details[start:end],
+                rejected.texts[start:end],
+            )
+            for number, reason, detail, text in zip(*batch, strict=True):
+                raw = text.decode("utf-8")
+                sha256 = hashlib.sha256(text).hexdigest()
+                parts.append(
+                    f"{file_id}\t{number}\t{reason}\t{name} line {number}: {reason}:"
+                    f" {_copy_text(detail)}\t{_copy_text(raw)}\t{len(raw)}\t{sha256}\n"
+                )
+            spool.write("".join(parts).encode("utf-8"))
 
     def _sample(self, rejection: RowRejection) -> None:
         """Keep the rejection if it is among the first REJECTED_SAMPLES_KEPT by line (rows come
@@ -145,10 +141,6 @@ def _copy_text(text: str) -> str:
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         return text.translate(_COPY_TEXT_ESCAPES)
     return text
-
-
-def _columns(lines: MalformedLines) -> tuple[np.ndarray, ...]:
-    return (lines.numbers, lines.starts, lines.ends, lines.widths)
 
 
 def _rejected_values(

@@ -286,7 +286,19 @@ def _checked_texts(
     if values is None:
         raise RowProblem(record.problem_code, record.problem or "the row cannot be read")
     texts = _required_texts(values, kind)
-    _check_agency(texts["agency_code"], texts["database_code"], registry, context, record.location)
+    return values, texts, check_texts(texts, registry, received_day, context, record.location)
+
+
+def check_texts(
+    texts: Mapping[str, str],
+    registry: Registry,
+    received_day: date,
+    context: AgencyContext,
+    location: str,
+) -> date:
+    """The rules on a complete row's normalised texts, in order: the agency, the database, the
+    report date (returned). Raises RowProblem for the first one broken."""
+    _check_agency(texts["agency_code"], texts["database_code"], registry, context, location)
     report_date = parse_date(texts["report_date"])
     if report_date is None:
         raise RowProblem(
@@ -297,7 +309,16 @@ def _checked_texts(
             "future_date",
             f"report_date {report_date} is after the day the file was received ({received_day})",
         )
-    return values, texts, report_date
+    return report_date
+
+
+def check_status_enums(texts: Mapping[str, str]) -> None:
+    """A status row's statuses are the contract's words (RowProblem bad_enum, in field order)."""
+    for name, allowed in contract.ENUM_VALUES.items():
+        if texts[name] not in allowed:
+            raise RowProblem(
+                "bad_enum", f"{name} {_shown(texts[name])} is not one of {', '.join(allowed)}"
+            )
 
 
 def _typed_row(
@@ -306,11 +327,7 @@ def _typed_row(
     values, texts, report_date = _checked_texts(
         record, contract.STATUS_FEED, registry, received_day, context
     )
-    for name, allowed in contract.ENUM_VALUES.items():
-        if texts[name] not in allowed:
-            raise RowProblem(
-                "bad_enum", f"{name} {_shown(texts[name])} is not one of {', '.join(allowed)}"
-            )
+    check_status_enums(texts)
     flags = {name: parse_boolean(values.get(name), name) for name in contract.BOOLEAN_FIELDS}
     counts = _check_counts(values)
     return ValidRow(

@@ -51,14 +51,18 @@ def _judge() -> FastCsvJudge:
     return FastCsvJudge(list(contract.FIELDS), REGISTRY, "MOJ", date(2025, 12, 16), 7)
 
 
-def test_certainly_valid_rows_go_to_copy_and_the_rest_is_set_aside():
+def test_certainly_valid_rows_go_to_copy_plain_bad_ones_are_explained_the_rest_set_aside():
     block = (
         ROW.format(db="MOJ-A", notes='"Đã kết nối, ổn định"')
         + ROW.format(db="MPS-A", notes="")  # another agency's database
         + ROW.format(db="MOJ-B", notes=" padded ")  # notes the Python rules trim
     ).encode()
     verdict = _judge().judge(block, 2)
-    assert (verdict.rows, verdict.loaded, verdict.set_aside.tolist()) == (3, 1, [3, 4])
+    assert (verdict.rows, verdict.loaded, verdict.set_aside.tolist()) == (3, 1, [4])
+    # a plain row the Python rules reject for its database: rejected in bulk, in their words
+    rejected = verdict.rejected
+    assert (rejected.numbers, rejected.reasons) == ([3], ["agency_mismatch"])
+    assert rejected.details == ["database MPS-A is owned by MPS, not MOJ"]
     assert verdict.copy_text == b"7,2," + block.split(b"\n")[0] + b"\n"
 
 
@@ -81,10 +85,9 @@ def test_lines_of_another_width_are_quarantined_in_bulk_skipped_or_set_aside():
     ).encode()
     verdict = _judge().judge(block, 2)
     assert (verdict.rows, verdict.loaded, verdict.set_aside.tolist()) == (8, 2, [7, 8])
-    malformed = verdict.malformed
-    assert (malformed.numbers.tolist(), malformed.widths.tolist()) == ([5, 6], [1, 2])
-    texts = [block[start:end] for start, end in zip(malformed.starts, malformed.ends, strict=True)]
-    assert texts == [b"x", b'a,"b, c"']
+    rejected = verdict.rejected
+    assert (rejected.numbers, rejected.texts) == ([5, 6], [b"x", b'a,"b, c"'])
+    assert rejected.details == ["1 fields, the header has 11", "2 fields, the header has 11"]
     lines = block.split(b"\n")
     assert verdict.copy_text == b"7,2," + lines[0] + b"\n7,9," + lines[7] + b"\n"
 
@@ -111,7 +114,7 @@ def test_a_line_too_long_to_hold_is_dropped_as_it_is_read(tmp_path, monkeypatch)
 def test_a_block_of_only_bad_lines_needs_no_arrow():
     verdict = _judge().judge(b"x\n\ny\n", 2)
     assert (verdict.rows, verdict.loaded, verdict.copy_text) == (3, 0, b"")
-    assert verdict.malformed.numbers.tolist() == [2, 4]
+    assert verdict.rejected.numbers == [2, 4]
 
 
 def test_repeated_keys_are_found_across_blocks():
