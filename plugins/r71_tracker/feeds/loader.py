@@ -17,9 +17,10 @@ them, are each a module of their own (none imports this one):
 - progress.py: a large file's progress bar.
 
 The Python rules (validation.py) are the reference; the other ways only decide faster which rows
-are certainly valid (and the Arrow path which lines are certainly malformed_row and nothing else,
-quarantined in bulk), and every other row they set aside is judged by the Python rules, so reason
-codes, precedence and messages are always theirs:
+are certainly valid, and every other row is judged by the Python rules, so reason codes,
+precedence and messages are always theirs (the Arrow path rejects two kinds in bulk without a
+second reading: lines with the wrong number of fields, and plain rows that the rules' own checks,
+run on the values Arrow parsed, reject for their agency, database, date, statuses or booleans):
 - small files (under TRACKER_SET_BASED_MIN_BYTES, at most SMALL_FILE_MAX_RECORDS records and
   SMALL_FILE_MAX_REJECTIONS bad rows) are judged in Python and written in one pipelined round
   trip on a connection shared by the call;
