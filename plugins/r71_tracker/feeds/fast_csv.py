@@ -180,7 +180,7 @@ class FastCsvJudge:
         self._line_head = b"\n%d,%%d," % file_id  # "\n<file id>,<line>," before each line
         self._names = [f"c{index}" for index in range(len(columns))]
         self._read = pa_csv.ReadOptions(column_names=self._names, use_threads=False)
-        self._parse = pa_csv.ParseOptions(newlines_in_values=False)
+        self._parse_options = pa_csv.ParseOptions(newlines_in_values=False)
         self._convert = pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in self._names},
             strings_can_be_null=True,
@@ -208,55 +208,60 @@ class FastCsvJudge:
         return index < len(keys) and int(keys[index]) == database << DATE_BITS | day
 
     @_without_pandas
-    def judge(self, block: bytes, first_line: int) -> BlockVerdict:
-        """Judge a block of whole lines (ending in a newline) whose first line is `first_line`.
+    def judge(self, block: bytes, first_line: int, lines: int | None = None) -> BlockVerdict:
+        """Judge a block of whole lines (ending in a newline; `lines` of them, if counted
+        already) whose first line is `first_line`.
 
-        Lines are sorted by what they certainly are, in vectorised passes over the block's bytes:
-        blank (only commas and ASCII blanks: the Python rules skip them), malformed_row and nothing
-        else (quarantined in bulk), certainly valid (Arrow and the vectorised rules), or anything
-        else, set aside by line number for the Python rules."""
-        data = np.frombuffer(block, dtype=np.uint8)
-        newlines = np.flatnonzero(data == _NEWLINE)
-        rows = len(newlines)
+        Lines are sorted by what they certainly are: certainly valid (Arrow and the vectorised
+        rules), rejected in bulk (the wrong number of fields; plain values the rules reject),
+        blank (only commas and ASCII blanks: the Python rules skip them), or anything else, set
+        aside by line number for the Python rules. Arrow reads the block first; only when it
+        cannot (another number of fields) or skips a line (an empty one) are the lines sorted by
+        vectorised passes over the block's bytes, and the others read again."""
+        rows = block.count(b"\n") if lines is None else lines
         numbers = np.arange(first_line, first_line + rows, dtype=np.int64)
-        starts = np.concatenate(([0], newlines + 1))[:-1]
-        with_nul = np.empty(0, np.int64)
+        set_aside = np.empty(0, np.int64)
         if b"\x00" in block:  # a line with a NUL (or an overlong line's stand-in): the rules say
+            data, newlines, starts = _line_bounds(block)
             nul = _any_per_line(data == 0, starts)
             if (nul & _any_per_line(data == _QUOTE, starts)).any():
                 raise NotFast("a NUL byte in a line with quotes")
-            with_nul = numbers[nul]
+            set_aside = numbers[nul]
             block = data[np.repeat(~nul, newlines - starts + 1)].tobytes()
             numbers = numbers[~nul]
-            data = np.frombuffer(block, dtype=np.uint8)
-            newlines = np.flatnonzero(data == _NEWLINE)
-            starts = np.concatenate(([0], newlines + 1))[:-1]
         _check_line_structure(block)
-        ends = newlines - (data[np.maximum(newlines - 1, 0)] == _CR)  # without the line ending
-        short = ends - starts <= contract.MAX_FIELD_CHARS  # no field over the limit: no surprise
-        blank = short & ~_any_per_line(~_BLANK_BYTES[data], starts)
-        width = len(self.columns)
-        widths = np.where(blank, width, field_counts(block))
-        wrong = widths != width
-        rejected, set_aside = BulkRejections(), np.empty(0, np.int64)
-        if wrong.any() or blank.any():  # Arrow cannot read them, or need not: taken out first
-            rejected, set_aside = _wrong_width_lines(
+        rejected = BulkRejections()
+        table = self._parse(block)
+        if table is None or table.num_rows != len(numbers):
+            data, newlines, starts = _line_bounds(block)
+            ends = newlines - (data[np.maximum(newlines - 1, 0)] == _CR)  # without the ending
+            # blank: only commas and ASCII blanks (a line that starts otherwise is not)
+            blank = _BLANK_BYTES[data[starts]] & (ends - starts <= contract.MAX_FIELD_CHARS)
+            if blank.any():
+                blank &= ~_any_per_line(~_BLANK_BYTES[data], starts)
+            width = len(self.columns)
+            widths = np.where(blank, width, field_counts(block, starts))
+            rejected, wrong_aside = _wrong_width_lines(
                 block, data, (starts, ends), numbers, widths, width
             )
-            keep = ~(wrong | blank)
+            set_aside = np.union1d(set_aside, wrong_aside)
+            keep = ~(blank | (widths != width))
             block = data[np.repeat(keep, newlines - starts + 1)].tobytes()
             numbers = numbers[keep]
-        set_aside = np.union1d(set_aside, with_nul)
-        if not block:
+            table = self._parse(block)
+            if block and (table is None or table.num_rows != len(numbers)):
+                raise NotFast("Arrow reads the lines of the header's width differently")
+        if table is None or not block:
             return BlockVerdict(b"", rows, 0, set_aside, rejected)
-        lines = block.split(b"\n")
-        lines.pop()  # after the last newline: nothing
-        mask, explained = self._certainly_valid(block, lines, numbers)
+        kept_lines = block.split(b"\n")
+        kept_lines.pop()  # after the last newline: nothing
+        mask, explained = self._certainly_valid(table, kept_lines, numbers)
         rejected.extend(explained)
         chosen_rows = np.flatnonzero(mask)
-        chosen = lines if mask.all() else [lines[row] for row in chosen_rows.tolist()]
-        judged_in_bulk = np.array(explained.numbers, dtype=np.int64)
-        set_aside = np.union1d(set_aside, np.setdiff1d(numbers[~mask], judged_in_bulk))
+        chosen = kept_lines if mask.all() else [kept_lines[row] for row in chosen_rows.tolist()]
+        if not mask.all():
+            judged_in_bulk = np.array(explained.numbers, dtype=np.int64)
+            set_aside = np.union1d(set_aside, np.setdiff1d(numbers[~mask], judged_in_bulk))
         # "\n<file id>,<line>," before each chosen line, joined: COPY text with a newline too many
         # at the start and one too few at the end.
         parts: list[bytes] = [b""] * (2 * len(chosen))
@@ -265,23 +270,26 @@ class FastCsvJudge:
         text = b"".join(parts)[1:] + b"\n" if chosen else b""
         return BlockVerdict(text, rows, len(chosen), set_aside, rejected)
 
-    def _certainly_valid(
-        self, block: bytes, lines: list[bytes], numbers: np.ndarray
-    ) -> tuple[np.ndarray, BulkRejections]:
-        """Which lines of a block (each with the header's number of fields) certainly pass every
-        rule (their duplicate keys kept for repeats_a_key), and the others that _explain can
-        reject in bulk."""
+    def _parse(self, block: bytes) -> pa.Table | None:
+        """The block's lines as columns of text (None when Arrow cannot read it)."""
+        if not block:
+            return None
         try:
-            table = pa_csv.read_csv(
+            return pa_csv.read_csv(
                 pa.py_buffer(block),
                 read_options=self._read,
-                parse_options=self._parse,
+                parse_options=self._parse_options,
                 convert_options=self._convert,
             )
-        except pa.ArrowException as error:
-            raise NotFast(f"Arrow cannot read the block ({error})") from None
-        if table.num_rows != len(lines):
-            raise NotFast("Arrow read a different number of rows")
+        except pa.ArrowException:
+            return None
+
+    def _certainly_valid(
+        self, table: pa.Table, lines: list[bytes], numbers: np.ndarray
+    ) -> tuple[np.ndarray, BulkRejections]:
+        """Which lines of a block (each with the header's number of fields, as parsed in `table`)
+        certainly pass every rule (their duplicate keys kept for repeats_a_key), and the others
+        that _explain can reject in bulk."""
         field = {name: table.column(self.position[name]) for name in self.columns}
         database_index = pc.index_in(field["database_code"], value_set=self.owned)
         date_index = pc.index_in(field["report_date"], value_set=self.dates)
@@ -309,6 +317,9 @@ class FastCsvJudge:
             ok = pc.and_(ok, pc.fill_null(short, True))
         mask: np.ndarray = ok.to_numpy(zero_copy_only=False)
         keys = (_indexes(database_index) << DATE_BITS) | _indexes(date_index)
+        if mask.all():
+            self._keys.append(keys)
+            return mask, BulkRejections()
         self._keys.append(keys[mask])
         owned = pc.is_valid(database_index).to_numpy(zero_copy_only=False)
         in_range = pc.is_valid(date_index).to_numpy(zero_copy_only=False)
@@ -405,42 +416,48 @@ class FastCsvJudge:
 
 def line_blocks(
     path: Path, feed_format: str, max_bytes: int, advance: Callable[[int], None]
-) -> Iterator[bytes]:
+) -> Iterator[tuple[bytes, int]]:
     """The data lines of a CSV (BOM and header line dropped) in blocks of whole lines, each
-    ending in a newline; NotFast if the header line holds a quote (it could span lines).
+    ending in a newline, with their number of lines; NotFast if the header line holds a quote
+    (it could span lines).
 
     A line longer than OVERLONG_LINE_BYTES is never held: it is longer than the Python rules
     read (field_too_long, whatever it holds), so its bytes are dropped as they come and a NUL
     stands in for it, which sends it to the Python rules, which read it in bounded pieces.
     """
-    done: list[bytes] = []  # whole lines
-    done_size = blocks = 0
-    partial: list[bytes] = []  # the start of the line not yet ended
-    partial_size = 0
+    pending: list[bytes] = []
+    size = blocks = 0
+    tail = 0  # bytes of the pending line not yet ended
     overlong = False  # inside a line being dropped
     for chunk in _data_chunks(path, feed_format, max_bytes, advance):
         if overlong:
             end = chunk.find(b"\n")
             if end < 0:
                 continue
-            done.append(b"\x00\n")
+            pending.append(b"\x00\n")
+            size += 2
             chunk, overlong = chunk[end + 1 :], False
         last = chunk.rfind(b"\n")
-        if last < 0:
-            partial.append(chunk)
-            partial_size += len(chunk)
-            if partial_size > OVERLONG_LINE_BYTES:
-                partial, partial_size, overlong = [], 0, True
+        tail = tail + len(chunk) if last < 0 else len(chunk) - last - 1
+        if tail > OVERLONG_LINE_BYTES:  # keep the lines before it, drop it
+            if last >= 0:
+                pending.append(chunk[: last + 1])
+            data = b"".join(pending)
+            cut = data.rfind(b"\n") + 1
+            pending, size, tail, overlong = [data[:cut]], cut, 0, True
             continue
-        done.extend([*partial, chunk[: last + 1]])
-        done_size += partial_size + last + 1
-        partial, partial_size = [chunk[last + 1 :]], len(chunk) - last - 1
-        if done_size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
-            yield from _at_most_block_lines(b"".join(done))
-            done, done_size, blocks = [], 0, blocks + 1
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= (BLOCK_BYTES if blocks else FIRST_BLOCK_BYTES):
+            data = b"".join(pending)
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield from _at_most_block_lines(data[:cut])
+                blocks += 1
+                pending, size = [data[cut:]], len(data) - cut
     if overlong:
-        done.append(b"\x00\n")
-    rest = b"".join([*done, *partial])
+        pending.append(b"\x00\n")
+    rest = b"".join(pending)
     if rest:
         yield from _at_most_block_lines(rest if rest.endswith(b"\n") else rest + b"\n")
 
@@ -477,11 +494,13 @@ def _data_chunks(
         raise NotFast("no data line")
 
 
-def _at_most_block_lines(block: bytes) -> Iterator[bytes]:
-    """A block cut into blocks of at most BLOCK_LINES lines: a block is judged with a few arrays
-    of one number per line, so 4 MB of two-byte lines must not be one block."""
-    if block.count(b"\n") <= BLOCK_LINES:
-        yield block
+def _at_most_block_lines(block: bytes) -> Iterator[tuple[bytes, int]]:
+    """A block (with its number of lines) cut into blocks of at most BLOCK_LINES lines: a block
+    is judged with a few arrays of one number per line, so 4 MB of two-byte lines must not be
+    one block."""
+    lines = block.count(b"\n")
+    if lines <= BLOCK_LINES:
+        yield block, lines
         return
     newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
     cuts = [0, *(newlines[BLOCK_LINES - 1 :: BLOCK_LINES] + 1).tolist()]
@@ -489,55 +508,96 @@ def _at_most_block_lines(block: bytes) -> Iterator[bytes]:
         cuts.append(len(block))
     del newlines
     for start, end in itertools.pairwise(cuts):
-        yield block[start:end]
+        yield block[start:end], min(BLOCK_LINES, lines)
+        lines -= BLOCK_LINES
 
 
+@_without_pandas
 def file_agency(
     path: Path,
     feed_format: str,
     columns: list[str],
     max_bytes: int,
+    registry: Registry,
     agency_of: Callable[[RawRecord], str | None],
 ) -> tuple[str | None, str | None]:
     """The file's agency as the Python rules set it, and where: `agency_of` the first record
-    with the header's number of fields that names one (usually on line 2). Lines of another
-    width are passed over without a Python reading each, so a file of bad lines costs one
-    vectorised pass. NotFast for anything the exact path must read."""
+    with the header's number of fields that could name one (usually on line 2). Arrow reads the
+    agency column of each block; only rows whose agency is a registered code, or not plain
+    text (it may become one once normalised), are read by Python, so a file of bad lines, or of
+    another agency's rows, costs a vectorised pass. NotFast for anything the exact path must
+    read."""
     width = len(columns)
+    codes = pa.array(sorted(registry.agency_codes), pa.string())
+    names = [f"c{index}" for index in range(width)]
+    agency_column = names[columns.index("agency_code")]
+    read = pa_csv.ReadOptions(column_names=names, use_threads=False)
+    convert = pa_csv.ConvertOptions(
+        column_types={agency_column: pa.string()}, include_columns=[agency_column]
+    )
     first_line = 2
-    for block in line_blocks(path, feed_format, max_bytes, lambda _: None):
+    for block, _ in line_blocks(path, feed_format, max_bytes, lambda _: None):
         _check_line_structure(block)
-        lines = block.split(b"\n")
-        lines.pop()
-        for row in np.flatnonzero(field_counts(block) == width).tolist():
-            line = lines[row]
-            if len(line) >= contract.MAX_FIELD_CHARS:  # the exact reader's limits decide
-                raise NotFast("a long line")
+        data, newlines, starts = _line_bounds(block)
+        right = np.flatnonzero(field_counts(block, starts) == width)
+        if len(right):
+            keep = np.zeros(len(newlines), dtype=bool)
+            keep[right] = True
+            kept = data[np.repeat(keep, newlines - starts + 1)].tobytes()
             try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                raise NotFast("a line that is not UTF-8") from None
-            fields = next(csv.reader([text], strict=True))
-            raw = RawText(text.rstrip("\r"))
-            record = csv_record(columns, first_line + row, fields, raw, "")
-            agency = agency_of(record) if record is not None else None
-            if agency is not None:
-                return agency, f"line {first_line + row}"
-        first_line += len(lines)
+                agencies = pa_csv.read_csv(
+                    pa.py_buffer(kept),
+                    read_options=read,
+                    parse_options=pa_csv.ParseOptions(newlines_in_values=False),
+                    convert_options=convert,
+                ).column(0)
+            except pa.ArrowException as error:
+                raise NotFast(f"Arrow cannot read the block ({error})") from None
+            if len(agencies) != len(right):
+                raise NotFast("Arrow read a different number of rows")
+            maybe = pc.or_(
+                pc.is_in(agencies, value_set=codes),
+                pc.invert(pc.match_substring_regex(agencies, _PLAIN_TEXT)),
+            )
+            for row in right[pc.fill_null(maybe, False).to_numpy(zero_copy_only=False)].tolist():
+                line = block[starts[row] : newlines[row]]
+                if len(line) >= contract.MAX_FIELD_CHARS:  # the exact reader's limits decide
+                    raise NotFast("a long line")
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise NotFast("a line that is not UTF-8") from None
+                fields = next(csv.reader([text], strict=True))
+                raw = RawText(text.rstrip("\r"))
+                record = csv_record(columns, first_line + row, fields, raw, "")
+                agency = agency_of(record) if record is not None else None
+                if agency is not None:
+                    return agency, f"line {first_line + row}"
+        first_line += len(newlines)
     return None, None
 
 
-def field_counts(block: bytes) -> np.ndarray:
+def field_counts(block: bytes, starts: np.ndarray | None = None) -> np.ndarray:
     """How many fields each line of a block has, for a block that passed _check_line_structure
-    (every quoted field whole on its line): one more than its commas outside quoted fields."""
+    (every quoted field whole on its line): one more than its commas outside quoted fields.
+    `starts`: where each line starts, if known."""
     data = np.frombuffer(block, dtype=np.uint8)
-    line_ends = np.flatnonzero(data == _NEWLINE)
-    commas = np.flatnonzero(data == _COMMA)
+    if starts is None:
+        starts = _line_bounds(block)[2]
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    commas = data == _COMMA
     if b'"' in block:  # a comma after an odd number of the line's quotes is inside a field
-        quotes = np.flatnonzero(data == _QUOTE)
-        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
-    counts: np.ndarray = np.bincount(np.searchsorted(line_ends, commas), minlength=len(line_ends))
+        commas &= ~np.bitwise_xor.accumulate(data == _QUOTE)
+    counts: np.ndarray = np.add.reduceat(commas.view(np.uint8), starts, dtype=np.int64)
     return counts + 1
+
+
+def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block's bytes, the offset of each newline and where each line starts."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    newlines = np.flatnonzero(data == _NEWLINE)
+    return data, newlines, np.concatenate(([0], newlines + 1))[:-1]
 
 
 def _any_per_line(byte_mask: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -452,6 +452,7 @@ class Loader:
                 feed.feed_format,
                 feed.columns,
                 self.max_bytes,
+                self.registry,
                 functools.partial(_registered_agency, registry=self.registry),
             )
         except (FileProblem, ValueError, OSError, EOFError, zlib.error, csv.Error):
@@ -497,8 +498,8 @@ class Loader:
                 blocks = fast_csv.line_blocks(
                     path, feed.feed_format, self.max_bytes, progress.advance
                 )
-                for block in blocks:
-                    verdict = judge.judge(block, rows + 2)
+                for block, lines in blocks:
+                    verdict = judge.judge(block, rows + 2, lines)
                     rows += verdict.rows
                     loaded += verdict.loaded
                     set_aside.frombytes(verdict.set_aside.tobytes())  # int64, as array "q"
