@@ -344,19 +344,19 @@ class FastCsvJudge:
         the loaded ones (repeats_a_key, loaded_key); a row whose key the arrays cannot hold (a
         date before EARLIEST_FAST_DATE) is left to the Python rules."""
         rejected = BulkRejections()
-        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-        candidates = not_valid & (lengths <= contract.RAW_EXCERPT_CHARS)
-        checks = [(name, _PLAIN_TEXT) for name in (*_TEXT_FIELDS, *contract.BOOLEAN_FIELDS)]
+        rows = np.flatnonzero(not_valid)  # usually few: the checks below read only these
+        rows = rows[[len(lines[row]) <= contract.RAW_EXCERPT_CHARS for row in rows.tolist()]]
+        names = (*_TEXT_FIELDS, *contract.BOOLEAN_FIELDS)
+        checks = [(name, _PLAIN_TEXT) for name in names]
         checks += [(name, "[!-~]") for name in contract.INTEGER_FIELDS]  # present: not blank
         for name, pattern in checks:
-            if not candidates.any():
+            if not len(rows):
                 return rejected
-            matches = pc.match_substring_regex(table.column(self.position[name]), pattern)
-            candidates &= pc.fill_null(matches, False).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(candidates)
+            column = table.column(self.position[name]).take(rows)
+            matches = pc.match_substring_regex(column, pattern)
+            rows = rows[pc.fill_null(matches, False).to_numpy(zero_copy_only=False)]
         if not len(rows):
             return rejected
-        names = (*_TEXT_FIELDS, *contract.BOOLEAN_FIELDS)
         values = zip(
             *(table.column(self.position[name]).take(rows).to_pylist() for name in names),
             strict=True,

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import itertools
 import logging
 import sys
 import threading
@@ -90,6 +91,7 @@ from r71_tracker.feeds.validation import (
 from r71_tracker.registry import Registry, load_registry
 
 LOG = logging.getLogger(__name__)
+AGENCY_FIRST_RECORDS = 100  # the file's agency looked for in Python in these, then by Arrow
 
 DEFAULT_SET_BASED_MIN_BYTES = 1024 * 1024
 ID_BLOCK = 64
@@ -441,20 +443,27 @@ class Loader:
         feed_format = contract.feed_format(report.original_name)
         if large_csv_path() != "arrow" or not (feed_format or "").startswith("csv"):
             return False
-        from r71_tracker.feeds import fast_csv
-
         try:
             feed = CsvFeed.open(path, feed_format or "")
             if feed.kind is not contract.STATUS_FEED or feed.extra_columns or "" in feed.columns:
                 return False
-            file_agency, agency_at = fast_csv.file_agency(
-                path,
-                feed.feed_format,
-                feed.columns,
-                self.max_bytes,
-                self.registry,
-                functools.partial(_registered_agency, registry=self.registry),
-            )
+            # Usually on line 2, read in Python while Arrow warms up in its thread; if not in the
+            # first rows, Arrow reads the agency column and Python only the rows that may set it.
+            file_agency, agency_at = _file_agency(feed, self.registry, AGENCY_FIRST_RECORDS)
+        except (FileProblem, ValueError, OSError, EOFError, zlib.error, csv.Error):
+            return False  # the exact path judges (and explains) whatever is wrong
+        from r71_tracker.feeds import fast_csv
+
+        try:
+            if file_agency is None:
+                file_agency, agency_at = fast_csv.file_agency(
+                    path,
+                    feed.feed_format,
+                    feed.columns,
+                    self.max_bytes,
+                    self.registry,
+                    functools.partial(_registered_agency, registry=self.registry),
+                )
         except (FileProblem, ValueError, OSError, EOFError, zlib.error, csv.Error):
             return False  # the exact path judges (and explains) whatever is wrong
         except fast_csv.NotFast:
@@ -620,10 +629,16 @@ class _Fallback(Exception):
     """The staging cannot stand for Python's reading of the file: roll back, go the Python way."""
 
 
-def _file_agency(feed: CsvFeed, registry: Registry) -> tuple[str | None, str | None]:
+def _file_agency(
+    feed: CsvFeed, registry: Registry, max_records: int | None = None
+) -> tuple[str | None, str | None]:
     """The file's agency as the Python rules set it: the first row with every required field
-    and a registered agency (usually the first row, so this reads a line or two)."""
-    for record in feed.records():
+    and a registered agency (usually the first row, so this reads a line or two); (None, None)
+    when there is none, or none in the first `max_records`."""
+    records = feed.records()
+    if max_records is not None:
+        records = itertools.islice(records, max_records)
+    for record in records:
         agency = _registered_agency(record, registry)
         if agency is not None:
             return agency, record.location
