@@ -682,18 +682,8 @@ def test_the_arrow_path_quarantines_bad_lines_in_bulk_exactly_as_the_python_rule
         line for index, row in enumerate(lines[1:]) for line in (row, odd[index % 9])
     ]
     path = _write(tmp_path, "moj_mixed.csv", "".join(mixed).encode())
-    states, samples = [], []
-    for min_bytes in (str(10**9), "0"):
-        empty_tracker_tables(clean_raw)
-        monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
-        [report] = ingest_paths([path], url=clean_raw, progress=False)
-        states.append(_raw_state(clean_raw))
-        samples.append(report.rejected_samples)
-        monkeypatch.setattr(loader.Loader, "_set_based", _no_fallback)
-        monkeypatch.setattr(loader.Loader, "_streamed", _no_fallback)
-    assert states[1] == states[0]
-    assert samples[1] == samples[0]
-    reasons = Counter(row[2] for row in states[0]["rejected"])
+    state = _python_then_arrow_alike(path, clean_raw, monkeypatch)
+    reasons = Counter(row[2] for row in state["rejected"])
     assert reasons["malformed_row"] == 53  # x, two fields, tab, Đ, z…, 12 fields: 6 in 9 rows
     assert audit_ingest(clean_raw) == []
 
@@ -731,28 +721,12 @@ def test_the_arrow_path_explains_plain_bad_rows_in_bulk_exactly_as_the_python_ru
     mixed = [header] + [line for pair in zip(rows, bad, strict=False) for line in pair]
     mixed += bad[len(rows) :]
     path = _write(tmp_path, "moj_plain_bad.csv", "".join(mixed).encode())
-    states, samples, judged_in_python = [], [], []
-    real_validate = loader.validate_record
-
-    def counted(*args, **kwargs):
-        judged_in_python.append(1)
-        return real_validate(*args, **kwargs)
-
-    for min_bytes in (str(10**9), "0"):
-        empty_tracker_tables(clean_raw)
-        monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
-        [report] = ingest_paths([path], url=clean_raw, progress=False)
-        states.append(_raw_state(clean_raw))
-        samples.append(report.rejected_samples)
-        monkeypatch.setattr(loader.Loader, "_set_based", _no_fallback)
-        monkeypatch.setattr(loader.Loader, "_streamed", _no_fallback)
-        monkeypatch.setattr(loader, "validate_record", counted)
-    assert states[1] == states[0]
-    assert samples[1] == samples[0]
+    judged_in_python: list[int] = []
+    state = _python_then_arrow_alike(path, clean_raw, monkeypatch, judged_in_python)
     # the Arrow run: the Python rules judged the 4 kinds in 12 left to them, and the 34 rows
     # of the export it sets aside (notes to normalise, boolean spellings it does not load)
     assert len(judged_in_python) == 20 * 4 + 34
-    reasons = Counter(row[2] for row in states[0]["rejected"])
+    reasons = Counter(row[2] for row in state["rejected"])
     assert {"unknown_agency", "agency_mismatch", "unknown_database", "bad_date"} <= set(reasons)
     assert {"future_date", "bad_enum", "bad_boolean", "bad_integer"} <= set(reasons)
 
@@ -775,6 +749,34 @@ def test_a_valid_row_sharing_its_key_with_a_row_rejected_in_bulk_is_a_duplicate(
         states.append(_raw_state(clean_raw))
     assert states[1] == states[0]
     assert "duplicate_database_in_file" in {row[2] for row in states[0]["rejected"]}
+
+
+def _python_then_arrow_alike(
+    path: Path, url: str, monkeypatch, judged_in_python: list[int] | None = None
+) -> dict:
+    """Ingest a file judged wholly by the Python rules, then by the Arrow path with no fallback
+    to an exact path allowed; both must leave the same raw tables and report the same samples.
+    `judged_in_python` counts the rows the Arrow run still gives the Python rules."""
+    states, samples = [], []
+    real_validate = loader.validate_record
+
+    def counted(*args, **kwargs):
+        if judged_in_python is not None:
+            judged_in_python.append(1)
+        return real_validate(*args, **kwargs)
+
+    for min_bytes in (str(10**9), "0"):
+        empty_tracker_tables(url)
+        monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
+        [report] = ingest_paths([path], url=url, progress=False)
+        states.append(_raw_state(url))
+        samples.append(report.rejected_samples)
+        monkeypatch.setattr(loader.Loader, "_set_based", _no_fallback)
+        monkeypatch.setattr(loader.Loader, "_streamed", _no_fallback)
+        monkeypatch.setattr(loader, "validate_record", counted)
+    assert states[1] == states[0]
+    assert samples[1] == samples[0]
+    return states[0]
 
 
 def _no_fallback(*args, **kwargs):
