@@ -22,7 +22,7 @@ import itertools
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -46,6 +46,8 @@ OVERLONG_LINE_BYTES = 4 * contract.MAX_LINE_CHARS  # certainly over it: 4 bytes 
 BLOCK_LINES = 131_072  # and a block has at most this many lines (a valid 4 MB block: 40,000)
 # A text whose normalised form is itself and that the rules' messages quote as it is.
 _PLAIN_TEXT = "^[A-Za-z0-9_.:/+-]{1,40}$"
+# The agency and database rules, in the order the Python rules check them (_explain).
+_NO_REGISTRY_RULE, _UNKNOWN_AGENCY, _ANOTHER_AGENCY, _UNKNOWN_DATABASE, _OWNED_BY_ANOTHER = range(5)
 _TEXT_FIELDS = ("agency_code", "database_code", "report_date", "platform_status", "data_status")
 # Report dates judged here (others are left to the Python rules): from this day to the day received.
 EARLIEST_FAST_DATE = date(1990, 1, 1)
@@ -164,6 +166,10 @@ class FastCsvJudge:
         self.agency, self.agency_at = agency, agency_at  # the file's, and where it is set
         self.registry = registry
         self.received_day = received_day
+        self._agency_codes = pa.array(sorted(registry.agency_codes), pa.string())
+        databases = sorted(registry.database_owners)
+        self._databases = pa.array(databases, pa.string())
+        self._owners = pa.array([registry.database_owners[code] for code in databases], pa.string())
         self.file_id = file_id
         owned = sorted(code for code, owner in registry.database_owners.items() if owner == agency)
         self.database_index = {code: index for index, code in enumerate(owned)}
@@ -357,41 +363,120 @@ class FastCsvJudge:
             rows = rows[pc.fill_null(matches, False).to_numpy(zero_copy_only=False)]
         if not len(rows):
             return rejected
+        kept_keys: list[int] = []
+        by_registry = self._agency_or_database_rule(table, rows)
+        if self.agency is None and (by_registry != _UNKNOWN_AGENCY).any():
+            raise NotFast("a registered agency where none was found")
+        # Rows an agency or database rule rejects: which one, found in bulk; its words, the
+        # rules' own. The others: the rules in order on the row's texts.
+        broken = rows[by_registry != _NO_REGISTRY_RULE]
+        agencies, databases = (
+            table.column(self.position[name]).take(broken).to_pylist()
+            for name in ("agency_code", "database_code")
+        )
+        context = AgencyContext(self.agency, self.agency_at, fixed=True)
+        problems = [
+            self._registry_problem(rule, agency, database, context)
+            for rule, agency, database in zip(
+                by_registry[by_registry != _NO_REGISTRY_RULE].tolist(),
+                agencies,
+                databases,
+                strict=True,
+            )
+        ]
+        self._keep(rejected, kept_keys, table, lines, numbers, keys, broken, problems)
+        others = rows[by_registry == _NO_REGISTRY_RULE]
         values = zip(
-            *(table.column(self.position[name]).take(rows).to_pylist() for name in names),
+            *(table.column(self.position[name]).take(others).to_pylist() for name in names),
             strict=True,
         )
-        row_keys, owned, in_range = (array[rows].tolist() for array in keys)
-        context = AgencyContext(self.agency, self.agency_at, fixed=True)
-        kept_keys: list[int] = []
-        for row, number, fields, key, of_agency, dated in zip(
-            rows.tolist(), numbers[rows].tolist(), values, row_keys, owned, in_range, strict=True
-        ):
+        answers: list[tuple[str, str] | None] = []
+        for number, fields in zip(numbers[others].tolist(), values, strict=True):
             texts = dict(zip(names, fields, strict=True))
             try:
-                if self.agency is None and texts["agency_code"] in self.registry.agency_codes:
-                    raise NotFast("a registered agency where none was found")
                 validation.check_texts(
                     texts, self.registry, self.received_day, context, f"line {number}"
                 )
                 validation.check_status_enums(texts)
                 for name in contract.BOOLEAN_FIELDS:
                     validation.parse_boolean(texts[name], name)
-                continue  # broken further on (counts, notes): the Python rules say how
+                answers.append(None)  # broken further on (counts, notes): the rules say how
             except RowProblem as problem:
-                if of_agency and dated:
-                    kept_keys.append(key)
-                elif of_agency:
-                    day = validation.parse_date(texts["report_date"])
-                    if day is not None and day <= self.received_day:
-                        continue  # its key could be a valid row's: the Python rules decide
-                line = lines[row]
-                rejected.numbers.append(number)
-                rejected.reasons.append(problem.reason_code)
-                rejected.details.append(problem.detail)
-                rejected.texts.append(line[:-1] if line.endswith(b"\r") else line)
+                answers.append((problem.reason_code, problem.detail))
+        self._keep(rejected, kept_keys, table, lines, numbers, keys, others, answers)
         self._rejected_keys.append(np.array(kept_keys, dtype=np.int64))
         return rejected
+
+    def _agency_or_database_rule(self, table: pa.Table, rows: np.ndarray) -> np.ndarray:
+        """For each row (plain texts), the first agency or database rule it breaks, as the Python
+        rules check them (validation._check_agency): _UNKNOWN_AGENCY, _ANOTHER_AGENCY,
+        _UNKNOWN_DATABASE, _OWNED_BY_ANOTHER, or _NO_REGISTRY_RULE."""
+        agency = table.column(self.position["agency_code"]).take(rows)
+        database = table.column(self.position["database_code"]).take(rows)
+        registered = pc.is_in(agency, value_set=self._agency_codes).to_numpy(zero_copy_only=False)
+        same = pc.equal(agency, self.agency or "").to_numpy(zero_copy_only=False)
+        at = pc.index_in(database, value_set=self._databases)
+        known = pc.is_valid(at).to_numpy(zero_copy_only=False)
+        owner = pc.take(self._owners, pc.fill_null(at, 0))
+        owned = pc.equal(owner, agency).to_numpy(zero_copy_only=False)
+        return np.select(
+            [~registered, ~same, ~known, ~owned],
+            [_UNKNOWN_AGENCY, _ANOTHER_AGENCY, _UNKNOWN_DATABASE, _OWNED_BY_ANOTHER],
+            _NO_REGISTRY_RULE,
+        )
+
+    def _registry_problem(
+        self, rule: int, agency: str, database: str, context: AgencyContext
+    ) -> tuple[str, str]:
+        """The reason and detail of the agency or database rule `rule`, in the rules' words."""
+        if rule == _UNKNOWN_AGENCY:
+            return validation.unknown_agency(agency)
+        if rule == _ANOTHER_AGENCY:
+            return validation.another_agency(agency, context)
+        if rule == _UNKNOWN_DATABASE:
+            return validation.unknown_database(database)
+        return validation.owned_by_another(
+            database, self.registry.database_owners[database], agency
+        )
+
+    def _keep(
+        self,
+        rejected: BulkRejections,
+        kept_keys: list[int],
+        table: pa.Table,
+        lines: list[bytes],
+        numbers: np.ndarray,
+        keys: tuple[np.ndarray, np.ndarray, np.ndarray],
+        rows: np.ndarray,
+        problems: Sequence[tuple[str, str] | None],
+    ) -> None:
+        """The rows with a problem, rejected in bulk, unless their key could be a valid row's
+        and the arrays cannot hold it (then the Python rules decide): see _explain."""
+        row_keys, owned, in_range = (array[rows].tolist() for array in keys)
+        dates = table.column(self.position["report_date"]).take(rows).to_pylist()
+        for row, number, problem, key, of_agency, dated, report_date in zip(
+            rows.tolist(),
+            numbers[rows].tolist(),
+            problems,
+            row_keys,
+            owned,
+            in_range,
+            dates,
+            strict=True,
+        ):
+            if problem is None:
+                continue
+            if of_agency and dated:
+                kept_keys.append(key)
+            elif of_agency:
+                day = validation.parse_date(report_date)
+                if day is not None and day <= self.received_day:
+                    continue  # its key could be a valid row's: the Python rules decide
+            line = lines[row]
+            rejected.numbers.append(number)
+            rejected.reasons.append(problem[0])
+            rejected.details.append(problem[1])
+            rejected.texts.append(line[:-1] if line.endswith(b"\r") else line)
 
     def _clean_notes(self, notes: pa.ChunkedArray) -> pa.ChunkedArray:
         """True where notes are absent or already what normalise_text makes of them (NFC, trimmed).

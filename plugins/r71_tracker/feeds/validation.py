@@ -233,24 +233,38 @@ def _check_agency(
     agency: str, database: str, registry: Registry, context: AgencyContext, location: str
 ) -> None:
     if agency not in registry.agency_codes:
-        raise RowProblem("unknown_agency", f"agency_code {_shown(agency)} is not in the registry")
+        raise RowProblem(*unknown_agency(agency))
     if context.file_agency is None and not context.fixed:
         context.file_agency, context.set_at = agency, location
     elif agency != context.file_agency:
-        raise RowProblem(
-            "agency_mismatch",
-            f"agency_code {agency} differs from the file's agency {context.file_agency}"
-            f" (set by {context.set_at}); one file = one reporting agency",
-        )
+        raise RowProblem(*another_agency(agency, context))
     owner = registry.owner_of(database)
     if owner is None:
-        raise RowProblem(
-            "unknown_database", f"database_code {_shown(database)} is not in the registry"
-        )
+        raise RowProblem(*unknown_database(database))
     if owner != agency:
-        raise RowProblem(
-            "agency_mismatch", f"database {database} is owned by {owner}, not {agency}"
-        )
+        raise RowProblem(*owned_by_another(database, owner, agency))
+
+
+# The agency and database rules' answers (reason code, detail), in their order; the Arrow path,
+# which finds in bulk which rows break them, takes its words from here.
+def unknown_agency(agency: str) -> tuple[str, str]:
+    return "unknown_agency", f"agency_code {_shown(agency)} is not in the registry"
+
+
+def another_agency(agency: str, context: AgencyContext) -> tuple[str, str]:
+    return (
+        "agency_mismatch",
+        f"agency_code {agency} differs from the file's agency {context.file_agency}"
+        f" (set by {context.set_at}); one file = one reporting agency",
+    )
+
+
+def unknown_database(database: str) -> tuple[str, str]:
+    return "unknown_database", f"database_code {_shown(database)} is not in the registry"
+
+
+def owned_by_another(database: str, owner: str, agency: str) -> tuple[str, str]:
+    return "agency_mismatch", f"database {database} is owned by {owner}, not {agency}"
 
 
 def _check_counts(values: Mapping[str, object]) -> dict[str, int]:
