@@ -136,3 +136,26 @@ def test_a_key_loaded_is_known_to_the_set_aside_rows():
 def test_python_whitespace_list_is_every_isspace_character():
     expected = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
     assert sql_judge.PYTHON_WHITESPACE == expected
+
+
+def test_the_arrow_path_never_imports_pandas():
+    """pyarrow imports pandas (0.16 s, a tenth of a large file's load) on its first conversion
+    of a Python value unless the judge keeps it out: a module-level array once brought it back."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from r71_tracker.feeds import contract, fast_csv\n"
+        "from r71_tracker.registry import Registry\n"
+        "registry = Registry(agency_codes=frozenset({'MOJ'}), database_owners={'MOJ-A': 'MOJ'})\n"
+        "columns = list(contract.FIELDS)\n"
+        "judge = fast_csv.FastCsvJudge(columns, registry, 'MOJ', date(2025, 12, 16), 7)\n"
+        f"judge.judge({ROW.format(db='MOJ-A', notes='x').encode()!r} + b'x\\n', 2)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert run.stdout.strip() == "False"
