@@ -642,18 +642,10 @@ def test_the_arrow_path_loads_what_the_python_rules_load(
 ):
     """A large CSV takes the Arrow path (no fallback) and ends exactly as judged in Python."""
     path = _write(tmp_path, "moj_history.csv", _history_export(bom, newline))
-    states = []
-    for min_bytes in (str(10**9), "0"):
-        empty_tracker_tables(clean_raw)
-        monkeypatch.setenv("TRACKER_SET_BASED_MIN_BYTES", min_bytes)
-        ingest_paths([path], url=clean_raw, progress=False)
-        states.append(_raw_state(clean_raw))
-        monkeypatch.setattr(loader.Loader, "_set_based", _no_fallback)
-        monkeypatch.setattr(loader.Loader, "_streamed", _no_fallback)
-    assert states[1] == states[0]
-    [file_row] = states[0]["files"]
-    assert (file_row[-4], file_row[-3]) == (80, 80 - len(states[0]["rejected"]))
-    assert {row[2] for row in states[0]["rejected"]} >= {
+    state = _python_then_arrow_alike(path, clean_raw, monkeypatch)
+    [file_row] = state["files"]
+    assert (file_row[-4], file_row[-3]) == (80, 80 - len(state["rejected"]))
+    assert {row[2] for row in state["rejected"]} >= {
         "bad_enum",
         "updated_exceeds_records",
         "future_date",
