@@ -185,7 +185,8 @@ class FastCsvJudge:
         self.clean_notes: dict[str, bool] = {}
         self._keys: list[np.ndarray] = []  # duplicate keys of the loaded rows, per block
         self._rejected_keys: list[np.ndarray] = []  # of rows rejected in bulk that matter
-        self._line_head = b"\n%d,%%d," % file_id  # "\n<file id>,<line>," before each line
+        self._file_head = pa.scalar(b"%d," % file_id, pa.binary())
+        self._comma = pa.scalar(b",", pa.binary())
         self._names = [f"c{index}" for index in range(len(columns))]
         self._read = pa_csv.ReadOptions(column_names=self._names, use_threads=False)
         self._parse_options = pa_csv.ParseOptions(newlines_in_values=False)
@@ -261,22 +262,27 @@ class FastCsvJudge:
                 raise NotFast("Arrow reads the lines of the header's width differently")
         if table is None or not block:
             return BlockVerdict(b"", rows, 0, set_aside, rejected)
-        kept_lines = block.split(b"\n")
-        kept_lines.pop()  # after the last newline: nothing
+        # The lines as an Arrow array over the block's bytes (each with its newline), no copy.
+        _, newlines, starts = _line_bounds(block)
+        offsets = np.append(starts, len(block)).astype(np.int32)
+        kept_lines: pa.BinaryArray = pa.Array.from_buffers(
+            pa.binary(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+        )
         mask, explained = self._certainly_valid(table, kept_lines, numbers)
         rejected.extend(explained)
-        chosen_rows = np.flatnonzero(mask)
-        chosen = kept_lines if mask.all() else [kept_lines[row] for row in chosen_rows.tolist()]
+        chosen_numbers = numbers
         if not mask.all():
             judged_in_bulk = np.array(explained.numbers, dtype=np.int64)
             set_aside = np.union1d(set_aside, np.setdiff1d(numbers[~mask], judged_in_bulk))
-        # "\n<file id>,<line>," before each chosen line, joined: COPY text with a newline too many
-        # at the start and one too few at the end.
-        parts: list[bytes] = [b""] * (2 * len(chosen))
-        parts[0::2] = map(self._line_head.__mod__, numbers[chosen_rows].tolist())
-        parts[1::2] = chosen
-        text = b"".join(parts)[1:] + b"\n" if chosen else b""
-        return BlockVerdict(text, rows, len(chosen), set_aside, rejected)
+            kept_lines, chosen_numbers = kept_lines.filter(pa.array(mask)), numbers[mask]
+        # "<file id>,<line>," before each chosen line: the COPY text, built by Arrow.
+        text = b""
+        if len(chosen_numbers):
+            heads = pc.cast(pc.cast(pa.array(chosen_numbers), pa.string()), pa.binary())
+            text = _concatenated(
+                pc.binary_join_element_wise(self._file_head, heads, self._comma, kept_lines, b"")
+            )
+        return BlockVerdict(text, rows, len(chosen_numbers), set_aside, rejected)
 
     def _parse(self, block: bytes) -> pa.Table | None:
         """The block's lines as columns of text (None when Arrow cannot read it)."""
@@ -293,7 +299,7 @@ class FastCsvJudge:
             return None
 
     def _certainly_valid(
-        self, table: pa.Table, lines: list[bytes], numbers: np.ndarray
+        self, table: pa.Table, lines: pa.BinaryArray, numbers: np.ndarray
     ) -> tuple[np.ndarray, BulkRejections]:
         """Which lines of a block (each with the header's number of fields, as parsed in `table`)
         certainly pass every rule (their duplicate keys kept for repeats_a_key), and the others
@@ -337,7 +343,7 @@ class FastCsvJudge:
     def _explain(
         self,
         table: pa.Table,
-        lines: list[bytes],
+        lines: pa.BinaryArray,
         numbers: np.ndarray,
         not_valid: np.ndarray,
         keys: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -353,7 +359,9 @@ class FastCsvJudge:
         date before EARLIEST_FAST_DATE) is left to the Python rules."""
         rejected = BulkRejections()
         rows = np.flatnonzero(not_valid)  # usually few: the checks below read only these
-        rows = rows[[len(lines[row]) <= contract.RAW_EXCERPT_CHARS for row in rows.tolist()]]
+        # a line (its newline too) short enough that its evidence is the whole line
+        length = pc.binary_length(lines.take(rows)).to_numpy(zero_copy_only=False)
+        rows = rows[length <= contract.RAW_EXCERPT_CHARS + 1]
         names = (*_TEXT_FIELDS, *contract.BOOLEAN_FIELDS)
         checks = [(name, _PLAIN_TEXT) for name in names]
         checks += [(name, "[!-~]") for name in contract.INTEGER_FIELDS]  # present: not blank
@@ -466,7 +474,7 @@ class FastCsvJudge:
         rejected: BulkRejections,
         kept_keys: list[int],
         table: pa.Table,
-        lines: list[bytes],
+        lines: pa.BinaryArray,
         numbers: np.ndarray,
         keys: tuple[np.ndarray, np.ndarray, np.ndarray],
         rows: np.ndarray,
@@ -494,7 +502,7 @@ class FastCsvJudge:
                 day = validation.parse_date(report_date)
                 if day is not None and day <= self.received_day:
                     continue  # its key could be a valid row's: the Python rules decide
-            line = lines[row]
+            line = lines[row].as_py()[:-1]  # without its newline
             rejected.numbers.append(number)
             rejected.reasons.append(problem[0])
             rejected.details.append(problem[1])
@@ -698,6 +706,14 @@ def field_counts(block: bytes, starts: np.ndarray | None = None) -> np.ndarray:
         commas &= ~np.bitwise_xor.accumulate(data == _QUOTE)
     counts: np.ndarray = np.add.reduceat(commas.view(np.uint8), starts, dtype=np.int64)
     return counts + 1
+
+
+def _concatenated(array: pa.BinaryArray) -> bytes:
+    """The values of a binary array one after the other (its data buffer, as far as they go)."""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    start, end = int(offsets[array.offset]), int(offsets[array.offset + len(array)])
+    data: bytes = array.buffers()[2].to_pybytes()[start:end]
+    return data
 
 
 def _line_bounds(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
