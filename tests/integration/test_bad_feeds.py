@@ -316,6 +316,29 @@ def test_a_million_bad_lines_are_quarantined_in_bounded_memory(tracker_env, clea
     assert counts == [(lines, 0, lines, lines, lines, 2, lines + 1)]
 
 
+def test_a_small_gzip_of_millions_of_bad_lines_is_quarantined_fast_in_bounded_memory(
+    tracker_env, clean_raw, tmp_path
+):
+    """A 10 KB .csv.gz that expands to 2,000,000 one-character lines: before issue 12 such a file
+    (10 million lines) took 10.4 GB and 536 s before the server gave up; every line is now a
+    quarantined row (with its evidence) in bounded memory, and the audit passes."""
+    header = (CORPUS / "missing_values.csv").read_text(encoding="utf-8").splitlines()[0]
+    bomb = tmp_path / "MOJ_bad_lines.csv.gz"
+    lines = 2_000_000
+    bomb.write_bytes(gzip.compress((header + "\n" + "x\n" * lines).encode(), 9))
+    run, peak_mb = ingest_peak_rss_mb(bomb)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert peak_mb <= PEAK_RSS_BOUND_MB, peak_mb
+    with psycopg.connect(clean_raw) as conn:
+        counts = conn.execute(
+            "select f.rows_received, f.rows_rejected, count(r.*), min(r.line_number),"
+            " max(r.line_number), count(*) filter (where r.reason_code <> 'malformed_row')"
+            " from raw.feed_files f join raw.rejected_rows r using (file_id) group by f.file_id"
+        ).fetchall()
+    assert counts == [(lines, lines, lines, 2, lines + 1, 0)]
+    assert audit_ingest(clean_raw) == []
+
+
 def test_a_20_mb_quoted_field_is_refused_in_bounded_memory(tracker_env, clean_raw, tmp_path):
     """One quoted notes value of 20 MB: the check for quotes COPY reads unlike Python's csv
     module took about 120 bytes of memory per byte of it (a 50 MB field: 6.1 GB)."""
