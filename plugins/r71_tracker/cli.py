@@ -30,6 +30,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return print_reports(reports, as_json=args.json, stream=sys.stdout)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Judge feed files as ingest would, loading nothing; exit 0 when every one would load
+    cleanly, 1 otherwise."""
+    from r71_tracker.feeds.check import check_paths
+
+    results = check_paths([Path(path) for path in args.paths], sys.stdout)
+    return 0 if all(result.clean for result in results) else 1
+
+
 def cmd_audit_ingest(args: argparse.Namespace) -> int:
     from r71_tracker import database
     from r71_tracker.feeds.audit import audit_ingest
@@ -358,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="machine-readable report")
     ingest.set_defaults(handler=cmd_ingest)
+
+    check = commands.add_parser(
+        "check", help="judge feed files as ingest would, loading nothing (no database needed)"
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.set_defaults(handler=cmd_check)
 
     audit_ingest = commands.add_parser(
         "audit-ingest", help="check every file's accounting, stored rows and verbatim bytes"

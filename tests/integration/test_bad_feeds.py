@@ -171,6 +171,43 @@ def test_bad_feed_gets_a_clear_answer(tracker_env, clean_raw, case):
     assert audit_ingest(clean_raw) == []
 
 
+@pytest.mark.parametrize("case", CASES, ids=[case["file"] for case in CASES])
+def test_check_judges_each_corpus_file_as_ingest_does_and_records_nothing(
+    tracker_env, clean_raw, monkeypatch, case
+):
+    """`tracker check`, for liaisons before they send: the same answer as the ingest above (the
+    file's reason, or each rejected row's line and reason) with nothing loaded or recorded."""
+    import io
+
+    from r71_tracker.feeds.check import check_paths
+
+    for name, value in case.get("env", {}).items():
+        monkeypatch.setenv(name, value)
+    out = io.StringIO()
+    [result] = check_paths([CORPUS / case["file"]], out)
+    lines = out.getvalue().splitlines()
+    assert "Traceback" not in out.getvalue()
+    if case["outcome"] == "rejected":
+        assert (result.reason_code, result.clean) == (case["reason"], False)
+        named = f"{case['file']} line {case['line']}" if case["line"] else case["file"]
+        assert lines == [result.message] and named in lines[0] and "would be rejected" in lines[0]
+    else:
+        assert result.reason_code is None
+        expected = [
+            f"{case['file']} {where(case, line)}: {code}:" for line, code in case["rejected_rows"]
+        ]
+        assert len(lines) == len(expected) + 1
+        assert all(line.startswith(prefix) for line, prefix in zip(lines, expected, strict=False))
+        assert result.rows - sum(result.rejected_by_reason.values()) == case["rows_loaded"]
+        assert result.clean == (not case["rejected_rows"])
+        assert lines[-1].startswith(f"{case['file']}: {result.rows} rows")
+    with psycopg.connect(clean_raw) as conn:
+        assert conn.execute(
+            "select (select count(*) from raw.feed_files)"
+            " + (select count(*) from raw.refused_files)"
+        ).fetchone() == (0,)
+
+
 def test_the_whole_corpus_in_one_call_accounts_for_every_file(tracker_env, clean_raw):
     """One process, every bad file at once: no crash, one record per file, every row counted."""
     paths = [CORPUS / case["file"] for case in CASES]

@@ -51,7 +51,8 @@ def feed_files_in(folder: Path) -> list[Path]:
         )
 
 
-def _expand(paths: Iterable[Path]) -> list[Path]:
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, a folder replaced by its feed files (feed_files_in)."""
     files: list[Path] = []
     for path in paths:
         path = Path(path)
@@ -69,7 +70,7 @@ def ingest_paths(
     """
     from r71_tracker.feeds import loader
 
-    return loader.ingest_files(_expand(paths), url, progress)
+    return loader.ingest_files(expand_paths(paths), url, progress)
 
 
 class LandingFolderError(ConfigError):

@@ -234,7 +234,7 @@ class Loader:
             report.feed_format = check_whole_file(report.original_name, content, self.max_bytes)
             feed = open_feed(content, report.feed_format)
             context = feed.new_agency_context()
-            results = _judged(
+            results = judged_records(
                 feed, self.registry, self._received_day(report), context, SMALL_FILE_MAX_RECORDS
             )
             for result in results:
@@ -398,7 +398,7 @@ class Loader:
         loaded = 0
         values = write.ROW_VALUES[feed.kind.name]
         file_id = report.file_id or 0
-        results = _judged(feed, self.registry, self._received_day(report), context)
+        results = judged_records(feed, self.registry, self._received_day(report), context)
         with self.conn.cursor().copy(write.COPY_ROWS[feed.kind.name]) as copy:
             for result in results:
                 if isinstance(result, RowRejection):
@@ -656,16 +656,17 @@ def _registered_agency(record: RawRecord, registry: Registry) -> str | None:
     return agency if agency in registry.agency_codes else None
 
 
-def _judged(
+def judged_records(
     feed: CsvFeed | JsonFeed,
     registry: Registry,
     received_day: date,
     context: AgencyContext,
     max_records: int | None = None,
 ) -> Iterator[LoadedRow | RowRejection]:
-    """Every record judged by the Python rules, in two passes. The first (keys the file repeats;
-    empty_file) runs when this is called, before the caller opens a COPY that a FileProblem
-    would abort; the second runs as the result is iterated. _TooManyRecords past `max_records`."""
+    """Every record judged by the Python rules, in two passes (also what `tracker check` runs).
+    The first (keys the file repeats; empty_file) runs when this is called, before the caller
+    opens a COPY that a FileProblem would abort; the second runs as the result is iterated.
+    _TooManyRecords past `max_records`."""
     counts: Counter[str] = Counter()
     first_seen: dict[str, str] = {}
     records = 0
