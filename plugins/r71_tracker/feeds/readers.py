@@ -190,6 +190,34 @@ class RawText:
     sha256: str | None = None
 
 
+class _RawSink:
+    """A text written a piece at a time, kept as RawText: whole while it is at most
+    RAW_EXCERPT_CHARS long; past that, its excerpt, with a running length and SHA-256."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._chars = 0
+        self._excerpt = ""
+        self._hash: hashlib._Hash | None = None
+
+    def write(self, text: str) -> None:
+        self._chars += len(text)
+        if self._hash is not None:
+            self._hash.update(text.encode("utf-8", "surrogatepass"))
+            return
+        self._parts.append(text)
+        if self._chars > contract.RAW_EXCERPT_CHARS:
+            whole = "".join(self._parts)
+            self._excerpt = whole[: contract.RAW_EXCERPT_CHARS]
+            self._hash = hashlib.sha256(whole.encode("utf-8", "surrogatepass"))
+            self._parts = []
+
+    def take(self) -> RawText:
+        if self._hash is None:
+            return RawText("".join(self._parts))
+        return RawText(self._excerpt, self._chars, self._hash.hexdigest())
+
+
 class _LineTap:
     """Feeds lines to csv.reader, each read at most MAX_LINE_CHARS far (so one huge line never
     sits in memory), and remembers the record's raw text: whole while it is at most
@@ -202,11 +230,8 @@ class _LineTap:
         self._reset()
 
     def _reset(self) -> None:
-        self._whole: list[str] = []
+        self._record = _RawSink()
         self._held = ""  # the last line's ending: part of the record only if another line follows
-        self._chars = 0
-        self._excerpt = ""
-        self._hash: hashlib._Hash | None = None
 
     def __iter__(self) -> _LineTap:
         return self
@@ -227,24 +252,12 @@ class _LineTap:
 
     def _keep(self, piece: str) -> None:
         body = piece.rstrip("\r\n")
-        counted, self._held = self._held + body, piece[len(body) :]
-        self._chars += len(counted)
-        if self._hash is not None:
-            self._hash.update(counted.encode("utf-8", "surrogatepass"))
-            return
-        self._whole.append(counted)
-        if self._chars > contract.RAW_EXCERPT_CHARS:
-            whole = "".join(self._whole)
-            self._excerpt = whole[: contract.RAW_EXCERPT_CHARS]
-            self._hash = hashlib.sha256(whole.encode("utf-8", "surrogatepass"))
-            self._whole = []
+        self._record.write(self._held + body)
+        self._held = piece[len(body) :]
 
     def take(self) -> RawText:
         """The raw text of the record read since the last take."""
-        if self._hash is None:
-            raw = RawText("".join(self._whole))
-        else:
-            raw = RawText(self._excerpt, self._chars, self._hash.hexdigest())
+        raw = self._record.take()
         self._reset()
         return raw
 
@@ -823,34 +836,6 @@ def _error_line(content: Source, feed_format: str, failed: int) -> int | None:
     except (*_PARSER_ERRORS, FileProblem):
         return None  # the file changed since
     return None
-
-
-class _RawSink:
-    """A text written a piece at a time, kept as RawText: whole while it is at most
-    RAW_EXCERPT_CHARS long; past that, its excerpt, with a running length and SHA-256."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._chars = 0
-        self._excerpt = ""
-        self._hash: hashlib._Hash | None = None
-
-    def write(self, text: str) -> None:
-        self._chars += len(text)
-        if self._hash is not None:
-            self._hash.update(text.encode("utf-8", "surrogatepass"))
-            return
-        self._parts.append(text)
-        if self._chars > contract.RAW_EXCERPT_CHARS:
-            whole = "".join(self._parts)
-            self._excerpt = whole[: contract.RAW_EXCERPT_CHARS]
-            self._hash = hashlib.sha256(whole.encode("utf-8", "surrogatepass"))
-            self._parts = []
-
-    def take(self) -> RawText:
-        if self._hash is None:
-            return RawText("".join(self._parts))
-        return RawText(self._excerpt, self._chars, self._hash.hexdigest())
 
 
 def _raw_text(text: str) -> RawText:
