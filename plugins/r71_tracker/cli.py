@@ -39,6 +39,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(result.clean for result in results) else 1
 
 
+def cmd_schemas(args: argparse.Namespace) -> int:
+    """Write the feed contract's schemas (Table Schema for CSV, JSON Schema for JSON)."""
+    from r71_tracker.feeds.schemas import write_schemas
+
+    for path in write_schemas(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_audit_ingest(args: argparse.Namespace) -> int:
     from r71_tracker import database
     from r71_tracker.feeds.audit import audit_ingest
@@ -373,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.set_defaults(handler=cmd_check)
+
+    schemas = commands.add_parser(
+        "schemas", help="write the feed contract as Table Schema (CSV) and JSON Schema files"
+    )
+    schemas.add_argument("--out", default="docs/schemas", metavar="DIR")
+    schemas.set_defaults(handler=cmd_schemas)
 
     audit_ingest = commands.add_parser(
         "audit-ingest", help="check every file's accounting, stored rows and verbatim bytes"

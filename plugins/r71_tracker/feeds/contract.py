@@ -31,6 +31,12 @@ OPTIONAL_FIELDS: frozenset[str] = frozenset({"notes"})
 REQUIRED_FIELDS: tuple[str, ...] = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 BOOLEAN_FIELDS: tuple[str, ...] = ("process_integrated", "connected_national")
 INTEGER_FIELDS: tuple[str, ...] = ("record_count", "records_updated_30d", "consumer_agencies")
+DATE_FIELDS: tuple[str, ...] = ("report_date",)  # in both feeds
+# Dates are written exactly YYYY-MM-DD (and must exist); counts are plain digits.
+ISO_DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+PLAIN_DIGITS_PATTERN = "[0-9]+"
+# A status file must not repeat this key (duplicate_database_in_file).
+STATUS_KEY_FIELDS: tuple[str, ...] = ("database_code", "report_date")
 
 PLATFORM_STATUSES: tuple[str, ...] = ("not_started", "building", "operational")
 DATA_STATUSES: tuple[str, ...] = ("none", "digitized", "partial", "centralized")

@@ -16,8 +16,8 @@ from datetime import date
 from r71_tracker.feeds import contract
 from r71_tracker.registry import Registry
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_PLAIN_DIGITS = re.compile(r"[0-9]+")
+_ISO_DATE = re.compile(contract.ISO_DATE_PATTERN)
+_PLAIN_DIGITS = re.compile(contract.PLAIN_DIGITS_PATTERN)
 # PostgreSQL's bigint holds 19 digits: a longer count is bad_integer, whatever its value.
 MAX_INTEGER_DIGITS = 19
 _NEGATIVE_DIGITS = re.compile(r"-[0-9]+")
