@@ -5,7 +5,7 @@
 --   tracker_transformer  reads raw, owns the relations of staging, marts and the candidates (dbt);
 --                        nothing in audit, so the role that builds the marts cannot forge a verdict
 --   tracker_liaison      reads the published marts
---   tracker_auditor      reads audit, the published marts and every candidate
+--   tracker_auditor      reads audit, raw, the published marts and every candidate
 --   tracker_gate         appends the gate's runs, results, file verdicts, publications and alerts
 --   tracker_operator     appends withdraw/restore events (tracker files), reads the files' record
 -- Roles are cluster-wide: created once (by whichever database migrates first), granted here per
@@ -188,6 +188,10 @@ grant select on tables to tracker_liaison, tracker_auditor;
 -- the auditor only; the liaison gets a candidate only when it is published as marts).
 grant usage on schema audit to tracker_auditor;
 grant select on all tables in schema audit to tracker_auditor;
+-- The raw feed rows and files too, read only: the tracker's pages (which read as this role) show
+-- a report or an offending row with its file and its line as received.
+grant usage on schema raw to tracker_auditor;
+grant select on all tables in schema raw to tracker_auditor;
 alter default privileges for role tracker_transformer
 grant select on tables to tracker_auditor;
 

@@ -1,0 +1,133 @@
+"""Each page: what it reads (web.queries) put into words (quality.plain_words) and rendered
+(web.render). Each function returns the HTTP status and the page, so the plugin's routes and the
+static site (web.site) render the same page the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from r71_tracker.i18n import Lang
+from r71_tracker.quality import plain_words
+from r71_tracker.web import queries
+from r71_tracker.web.charts import overview_charts
+from r71_tracker.web.render import Links, render
+from r71_tracker.web.texts import text
+
+Page = tuple[int, str]
+# Offending rows listed per expectation (its count says how many there were).
+ROWS_SHOWN = 20
+
+
+def _not_found(lang: Lang, links: Links, what: str) -> Page:
+    heading = text("not_found", lang)
+    message = text("not_found_detail", lang, what=text(what, lang).lower())
+    return 404, render("message.html", lang, links, heading=heading, message=message)
+
+
+def overview(conn: psycopg.Connection, lang: Lang, links: Links) -> Page:
+    data = queries.overview(conn)
+    charts = overview_charts(data, lang) if data["summary"] else []
+    return 200, render("overview.html", lang, links, charts=charts, **data)
+
+
+def agency(conn: psycopg.Connection, lang: Lang, links: Links, code: str) -> Page:
+    data = queries.agency(conn, code)
+    if data is None:
+        return _not_found(lang, links, "agency")
+    return 200, render("agency.html", lang, links, **data)
+
+
+def database(conn: psycopg.Connection, lang: Lang, links: Links, code: str) -> Page:
+    data = queries.database_page(conn, code)
+    if data is None:
+        return _not_found(lang, links, "database")
+    for report in data["reports"]:
+        report["cited"] = plain_words.place(
+            {
+                "file_name": report["original_name"],
+                "line_number": report["line_number"],
+                "feed_format": report["feed_format"],
+            },
+            lang,
+        )
+    return 200, render("database.html", lang, links, **data)
+
+
+def feed_line(
+    conn: psycopg.Connection, lang: Lang, links: Links, file_id: int, line_number: int
+) -> Page:
+    line = queries.feed_line(conn, file_id, line_number)
+    if line is None:
+        return _not_found(lang, links, "file")
+    line["cited"] = plain_words.place(
+        {"file_name": line["original_name"], "line_number": line_number, **line}, lang
+    )
+    return 200, render("feed_line.html", lang, links, line=line)
+
+
+def quality_runs(conn: psycopg.Connection, lang: Lang, links: Links) -> Page:
+    return 200, render("quality_runs.html", lang, links, runs=queries.quality_runs(conn))
+
+
+def quality_run(conn: psycopg.Connection, lang: Lang, links: Links, run_id: str) -> Page:
+    data = queries.quality_run(conn, run_id)
+    if data is None:
+        return _not_found(lang, links, "run")
+    results = [_result(result, lang, links) for result in data["results"]]
+    return 200, render(
+        "quality_run.html",
+        lang,
+        links,
+        words=_words(results, lang),
+        results=results,
+        **{k: v for k, v in data.items() if k != "results"},
+    )
+
+
+def _result(result: dict[str, Any], lang: Lang, links: Links) -> dict[str, Any]:
+    """An expectation result in plain words, each offending row cited by its file and line and
+    linked to its database's page and to the line as received."""
+    kwargs = result["expectation_kwargs"] or {}
+    samples = result["unexpected_rows"] or []
+    rows = []
+    for sample in samples[:ROWS_SHOWN]:
+        file_id, line = sample.get("file_id"), sample.get("line_number")
+        rows.append(
+            {
+                "database_code": sample.get("database_code"),
+                "cited": plain_words.cite_row(sample, lang),
+                "href": links.feed_line(file_id, line)
+                if file_id is not None and line is not None
+                else None,
+            }
+        )
+    notes = result["expectation_notes"] or ""
+    return {
+        **result,
+        "word_name": plain_words.word_name(result["word"], lang),
+        "described": plain_words.describe(result["expectation_type"], kwargs, lang),
+        "why": plain_words.relative_paths(notes),
+        "observed_text": plain_words.observed(
+            result["expectation_type"], kwargs, result["observed_value"], lang
+        ),
+        "rows": rows,
+        "more_rows": max(0, (result["unexpected_count"] or len(samples)) - len(rows)),
+    }
+
+
+def _words(results: list[dict[str, Any]], lang: Lang) -> list[dict[str, Any]]:
+    """The six words in order, each with its verdict and how many expectations it holds."""
+    words = []
+    for word in plain_words.WORDS_VI:
+        mine = [result for result in results if result["word"] == word]
+        words.append(
+            {
+                "name": plain_words.word_name(word, lang),
+                "count": len(mine),
+                "failed": any(not r["success"] and r["severity"] != "warning" for r in mine),
+                "warned": any(not r["success"] and r["severity"] == "warning" for r in mine),
+            }
+        )
+    return words

@@ -1,0 +1,285 @@
+"""What each page reads: the published marts, the audit trail and the raw feed rows behind them.
+
+Every function takes an open connection (the pages connect as `tracker_auditor`: read only, at
+the database) and returns plain dicts and lists for the templates, or None when what was asked
+for does not exist. The database page reads by index only (marts.stage_history and
+raw.status_reports by database code; the feed line by its file's chunks), so its time does not
+grow with the years of history; `make bench` checks it with EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import psycopg
+
+from r71_tracker import database, publication
+from r71_tracker.feeds.chunks import CHUNK_BYTES
+
+STAGES = ("centralized", "in_progress", "not_started")
+# The most rows a page lists where a registry or a history can be long; the page says so when it
+# stops there (the marts and `tracker` commands have the rest).
+PAGE_ROWS = 500
+# The most bytes of a file read to find one of its lines (the file's verbatim chunks are read in
+# order until the line ends): a line past this is named, not shown.
+LINE_SEARCH_BYTES = 64 * CHUNK_BYTES
+LINE_SHOWN_CHARS = 4096
+
+
+def _rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[dict[str, Any]]:
+    return database.dict_rows(conn.execute(query, params))
+
+
+def _row(conn: psycopg.Connection, query: str, params: Any = None) -> dict[str, Any] | None:
+    rows = _rows(conn, query, params)
+    return rows[0] if rows else None
+
+
+def publication_state(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The last publication: its gate run, data date and when it was published."""
+    return _row(
+        conn,
+        "select p.publication_id, p.gate_run_id, p.published_at, g.run_date, g.warnings,"
+        " g.dag_run_id from audit.publications p join audit.gate_runs g"
+        " on g.run_id = p.gate_run_id order by p.publication_id desc limit 1",
+    )
+
+
+def overview(conn: psycopg.Connection) -> dict[str, Any]:
+    """The published date's stage counts, the series behind the charts, the last run's verdict
+    and the held agencies."""
+    published = publication_state(conn)
+    summary = _rows(
+        conn,
+        "select status_date, total_count, centralized_count, in_progress_count,"
+        " not_started_count, unreported_count from marts.stage_summary order by status_date",
+    )
+    burndown = _rows(
+        conn,
+        "select status_date, deadline_date, databases_total, databases_not_centralized,"
+        " ideal_not_centralized from marts.deadline_burndown order by status_date",
+    )
+    quarantine = _rows(
+        conn,
+        "select f.received_at::date as received_on, coalesce(f.agency_code, '?') as agency_code,"
+        " r.reason_code, count(*) as rows_rejected from raw.rejected_rows r"
+        " join raw.feed_files f using (file_id) group by 1, 2, 3 order by 1, 2, 3",
+    )
+    latest_run = _row(
+        conn,
+        "select run_id, dag_run_id, run_date, success, blocking_failures, national_failures,"
+        " warnings, finished_at from audit.gate_runs order by finished_at desc limit 1",
+    )
+    lights = _rows(
+        conn,
+        "select agency_code, agency_name_vi, agency_name_en, traffic_light from"
+        " marts.agency_scorecard order by case traffic_light when 'RED' then 0"
+        " when 'YELLOW' then 1 else 2 end, agency_code",
+    )
+    return {
+        "published": published,
+        "today": summary[-1] if summary else None,
+        "summary": summary,
+        "burndown": burndown,
+        "quarantine": quarantine,
+        "latest_run": latest_run,
+        "held": publication.held_agencies(conn),
+        "lights": lights,
+    }
+
+
+def agency(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
+    """An agency's light and why, its databases (reported and verified stage, the rule that
+    differs), its files with counts and verdicts, whether it is late or held."""
+    card = _row(conn, "select * from marts.agency_scorecard where agency_code = %s", (code,))
+    if card is None:
+        return None
+    databases = _rows(
+        conn,
+        "select c.database_code, c.database_name_vi, c.database_name_en, c.stage as"
+        " reported_stage, v.verified_stage, v.downgrade_reason_vi, v.downgrade_reason_en,"
+        " c.effective_report_date, c.evidence_file_id, c.evidence_line_number,"
+        " c.evidence_file_name, r.risk_reason_vi, r.risk_reason_en, r.deadline_date,"
+        " r.days_left from marts.database_current_status c"
+        " left join marts.database_verified_stage v using (database_code)"
+        " left join marts.database_deadline_risk r using (database_code)"
+        " where c.owner_agency_code = %s order by c.database_code",
+        (code,),
+    )
+    files = _rows(
+        conn,
+        "select l.file_id, l.original_name, l.feed_format, l.feed_kind, l.file_status,"
+        " l.file_reason_code, l.file_state, l.rows_received, l.rows_loaded, l.rows_rejected,"
+        " l.received_at, v.verdict, v.rule as verdict_rule from marts.feed_file_loads l"
+        " left join audit.file_verdicts v using (file_id) where l.agency_code = %s"
+        " order by l.received_at desc, l.file_id desc limit %s",
+        (code, PAGE_ROWS),
+    )
+    freshness = _row(
+        conn, "select * from marts.agency_feed_freshness where agency_code = %s", (code,)
+    )
+    held = [entry for entry in publication.held_agencies(conn) if entry["agency_code"] == code]
+    return {
+        "card": card,
+        "databases": databases,
+        "files": files,
+        "files_capped": len(files) == PAGE_ROWS,
+        "freshness": freshness,
+        "held": held[0] if held else None,
+    }
+
+
+def database_page(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
+    """A database's current and verified stage, its stage timeline (the days it moved), every
+    report row received for it with its file and line, and the fields it collects."""
+    current = _row(
+        conn,
+        "select c.*, v.verified_stage, v.downgrade_reason_vi, v.downgrade_reason_en,"
+        " r.risk_reason_vi, r.risk_reason_en, r.days_left from marts.database_current_status c"
+        " left join marts.database_verified_stage v using (database_code)"
+        " left join marts.database_deadline_risk r using (database_code)"
+        " where c.database_code = %s",
+        (code,),
+    )
+    if current is None:
+        return None
+    # the days its stage changed: by index on (database_code, status_date)
+    timeline = _rows(
+        conn,
+        "select status_date, stage, is_unreported, effective_report_date, evidence_file_id,"
+        " evidence_line_number from (select *, lag(stage) over (order by status_date) as"
+        " previous_stage from marts.stage_history where database_code = %s) moves"
+        " where previous_stage is distinct from stage order by status_date",
+        (code,),
+    )
+    reports = _rows(
+        conn,
+        "select s.report_date, s.file_id, s.line_number, f.original_name, f.feed_format,"
+        " f.received_at, s.platform_status, s.data_status, s.record_count,"
+        " s.records_updated_30d, s.consumer_agencies, s.notes from raw.status_reports s"
+        " join raw.feed_files f using (file_id) where s.database_code = %s"
+        " order by s.report_date desc, f.received_at desc, s.file_id desc,"
+        " s.line_number desc limit %s",
+        (code, PAGE_ROWS),
+    )
+    fields = _rows(
+        conn,
+        "select field_name, field_type, is_original_source, is_duplicated,"
+        " databases_collecting, finding from marts.database_fields where database_code = %s"
+        " order by is_duplicated desc, field_name",
+        (code,),
+    )
+    evidence = None
+    if current.get("evidence_file_id") is not None:
+        evidence = feed_line(conn, current["evidence_file_id"], current["evidence_line_number"])
+    return {
+        "current": current,
+        "timeline": timeline,
+        "reports": reports,
+        "reports_capped": len(reports) == PAGE_ROWS,
+        "fields": fields,
+        "evidence": evidence,
+    }
+
+
+def feed_line(conn: psycopg.Connection, file_id: int, line_number: int) -> dict[str, Any] | None:
+    """One line of a received file as it was received (CSV line numbers count from 1 with the
+    header; a JSON feed's rows are entries of its list, shown as the entry's stored row)."""
+    file = _row(
+        conn,
+        "select file_id, original_name, feed_format, sha256, size_bytes, received_at,"
+        " agency_code from raw.feed_files where file_id = %s",
+        (file_id,),
+    )
+    if file is None:
+        return None
+    file["line_number"] = line_number
+    file["text"] = None
+    file["rejected"] = _row(
+        conn,
+        "select reason_code, message, raw_record from raw.rejected_rows"
+        " where file_id = %s and line_number = %s",
+        (file_id, line_number),
+    )
+    if file["rejected"] and file["rejected"]["raw_record"] is not None:
+        file["text"] = file["rejected"]["raw_record"]
+    elif file["feed_format"] == "csv":
+        file["text"] = _csv_line(conn, file["sha256"], line_number)
+    return file
+
+
+def _csv_line(conn: psycopg.Connection, sha256: str, line_number: int) -> str | None:
+    """Line `line_number` (1 = the header) of a stored CSV file, read chunk by chunk from the
+    start (a quoted field spanning lines is shown as the physical line); None past the bound."""
+    seen = 0
+    tail = b""
+    read = 0
+    cursor = conn.execute(
+        "select compressed from raw.feed_file_chunks where sha256 = %s order by chunk_number",
+        (sha256,),
+    )
+    for (compressed,) in cursor:
+        data = gzip.decompress(compressed)
+        if read == 0 and data[:2] == b"\x1f\x8b":  # a gzip feed: its text is inside
+            return None
+        read += len(data)
+        lines = (tail + data).split(b"\n")
+        tail = lines.pop()
+        if seen + len(lines) >= line_number:
+            line = lines[line_number - seen - 1]
+            return line.rstrip(b"\r").decode("utf-8", "replace")[:LINE_SHOWN_CHARS]
+        seen += len(lines)
+        if read >= LINE_SEARCH_BYTES:
+            return None
+    if tail and seen + 1 == line_number:
+        return tail.rstrip(b"\r").decode("utf-8", "replace")[:LINE_SHOWN_CHARS]
+    return None
+
+
+def quality_runs(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every gate run, newest first, with whether it was published."""
+    return _rows(
+        conn,
+        "select g.run_id, g.dag_run_id, g.run_date, g.finished_at, g.success,"
+        " g.blocking_failures, g.national_failures, g.warnings, p.published_at"
+        " from audit.gate_runs g left join audit.publications p on p.gate_run_id = g.run_id"
+        " order by g.finished_at desc limit %s",
+        (PAGE_ROWS,),
+    )
+
+
+def quality_run(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
+    """A gate run: its verdict, each expectation's result, its held files and the operator
+    actions (withdraw, restore) recorded since it started."""
+    run = _row(
+        conn,
+        "select g.*, p.published_at from audit.gate_runs g left join audit.publications p"
+        " on p.gate_run_id = g.run_id where g.run_id = %s or g.dag_run_id = %s"
+        " order by g.finished_at desc limit 1",
+        (run_id, run_id),
+    )
+    if run is None:
+        return None
+    results = _rows(
+        conn,
+        "select word, severity, suite_name, expectation_type, expectation_kwargs,"
+        " expectation_notes, success, observed_value, unexpected_count, unexpected_rows"
+        " from audit.expectation_results where run_id = %s order by result_id",
+        (run["run_id"],),
+    )
+    held = _rows(
+        conn,
+        "select v.file_id, f.original_name, v.agency_code, v.rule, v.reason, v.failing_rows"
+        " from audit.file_verdicts v join raw.feed_files f using (file_id)"
+        " where v.gate_run_id = %s and v.verdict = 'held' order by v.file_id",
+        (run["run_id"],),
+    )
+    events = _rows(
+        conn,
+        "select e.event_id, e.file_id, f.original_name, e.action, e.actor, e.reason,"
+        " e.acted_at from audit.file_events e join raw.feed_files f using (file_id)"
+        " order by e.event_id desc limit %s",
+        (PAGE_ROWS,),
+    )
+    return {"run": run, "results": results, "held": held, "events": events}

@@ -1,0 +1,159 @@
+"""The pages' templates (Jinja2, every value escaped) and how they link to each other.
+
+One set of templates serves two sites: the plugin's pages inside Airflow (links are routes under
+the plugin's prefix, the language a query parameter) and the published static site (links are
+relative files, one file per page and language). `Links` is the only difference between them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from markupsafe import Markup
+
+from r71_tracker import i18n
+from r71_tracker.i18n import Lang
+from r71_tracker.web.charts import embed_options
+from r71_tracker.web.texts import LANGUAGES, light, text
+
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+
+
+def day(value: Any, lang: Lang) -> str:
+    """A date (or the day of a time, or an ISO text) as the reader writes it; "" for none."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = value.date()
+    return i18n.day(value, lang)
+
+
+class Links:
+    """URLs of the plugin's routes (served inside Airflow)."""
+
+    def __init__(self, prefix: str, lang: str, path: str = "/") -> None:
+        self.prefix = prefix.rstrip("/")
+        self.lang = lang
+        self.path = path
+
+    def _url(self, path: str, lang: str | None = None, **query: Any) -> str:
+        params = {"lang": lang or self.lang, **{k: v for k, v in query.items() if v is not None}}
+        return f"{self.prefix}{path}?{urlencode(params)}"
+
+    def overview(self) -> str:
+        return self._url("/")
+
+    def agency(self, code: str) -> str:
+        return self._url(f"/agencies/{quote(code, safe='')}")
+
+    def database(self, code: str) -> str:
+        return self._url(f"/databases/{quote(code, safe='')}")
+
+    def quality_runs(self) -> str:
+        return self._url("/quality-runs")
+
+    def quality_run(self, run_id: str) -> str:
+        return self._url(f"/quality-runs/{quote(run_id, safe='')}")
+
+    def feed_line(self, file_id: int, line_number: int) -> str | None:
+        return self._url(f"/files/{int(file_id)}/lines/{int(line_number)}")
+
+    def dbt_docs(self) -> str:
+        return f"{self.prefix}/dbt-docs/"
+
+    def asset(self, name: str) -> str:
+        return f"{self.prefix}/static/{name}"
+
+    def switch(self, lang: str) -> str:
+        """This page in another language."""
+        return self._url(self.path, lang=lang)
+
+
+class StaticLinks(Links):
+    """Relative file names of the published static site (`page` is this page's file, from the
+    site's root: links are written relative to its folder)."""
+
+    def __init__(self, lang: str, page: str) -> None:
+        super().__init__("", lang, page)
+        self._up = "../" * page.count("/")
+
+    def _file(self, name: str, lang: str | None = None) -> str:
+        suffix = "" if (lang or self.lang) == "vi" else ".en"
+        return f"{self._up}{name}{suffix}.html"
+
+    def overview(self) -> str:
+        return self._file("index")
+
+    def agency(self, code: str) -> str:
+        return self._file(f"agencies/{file_safe(code)}")
+
+    def database(self, code: str) -> str:
+        return self._file(f"databases/{file_safe(code)}")
+
+    def quality_runs(self) -> str:
+        return self._file("quality_runs/index")
+
+    def quality_run(self, run_id: str) -> str:
+        return self._file(f"quality_runs/{file_safe(run_id)}")
+
+    def feed_line(self, file_id: int, line_number: int) -> str | None:
+        return None  # the static site has no page per feed line: the database page quotes it
+
+    def dbt_docs(self) -> str:
+        return f"{self._up}dbt_docs/index.html"
+
+    def asset(self, name: str) -> str:
+        return f"{self._up}assets/{name}"
+
+    def switch(self, lang: str) -> str:
+        return self._file(self.path.removesuffix(".html"), lang=lang)
+
+
+def file_safe(name: str) -> str:
+    """A code or run id as a file name (run ids hold ':' and '+')."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+_ENV = _environment()
+
+
+def render(template: str, lang: Lang, links: Links, **context: Any) -> str:
+    """A page in `lang`: its texts, numbers and dates the way that language's readers write them."""
+
+    def chart_json(spec: dict[str, Any]) -> Markup:
+        # inside <script type="application/json">: no "<" may open or close an element
+        return Markup(json.dumps(spec, ensure_ascii=False).replace("<", "\\u003c"))
+
+    return _ENV.get_template(template).render(
+        lang=lang,
+        languages=LANGUAGES,
+        links=links,
+        t=lambda key, **values: text(key, lang, **values),
+        num=lambda value: "" if value is None else i18n.number(value, lang),
+        day=lambda value: day(value, lang),
+        moment=lambda value: "" if value is None else i18n.moment(value, lang),
+        light=lambda name: light(name, lang),
+        pick=lambda row, key: row.get(f"{key}_{lang}") or row.get(f"{key}_en") or "",
+        chart_json=chart_json,
+        embed_options=chart_json(embed_options(lang)),
+        **context,
+    )
