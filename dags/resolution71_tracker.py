@@ -8,8 +8,9 @@ the answer.
 **Inputs:** feed files in the landing folder (`TRACKER_LANDING_DIR`, default `data/landing/`), the
 registry seeds in `dbt_project/seeds/`.
 **Outputs:** raw tables (schema `raw`), marts (schema `marts`), expectation results (table
-`audit.expectation_results`), the dbt docs site, GX Data Docs and `summary.json` under
-`TRACKER_PUBLISHED_DIR` (default `data/published/`).
+`audit.expectation_results`, shown by the quality run pages), the dbt docs site and
+`summary.json` under `TRACKER_PUBLISHED_DIR` (default `data/published/`); GX Data Docs are not
+published (their assets load from public CDNs, so offline they list nothing).
 
 **Tasks:** find new feed files → ingest each (one mapped task per file, one transaction each) →
 dbt build of the run's candidate (its own schema; nothing people read changes; it first ingests
@@ -27,6 +28,10 @@ callback, which knows the exception, or else the DAG's).
 
 The run judges data as of its logical date, never the wall clock, so a backfill of 2025 judges 2025
 data by 2025's calendar. All logic lives in `plugins/r71_tracker`; this file only wires tasks.
+
+**Pages:** the tracker's [overview](/tracker/) (Airflow's navigation, *Resolution 71*): stages,
+charts, agencies, databases down to the feed line; the `quality_gate` and `publish` tasks link to
+their run's quality page. **Assets:** the landing folder's feed files in, the published marts out.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
+from r71_tracker import assets
 from r71_tracker.alerts import BlockingSuiteNotifier, DagRunFailedNotifier
+from r71_tracker.web.links import link_quality_run
 
 OWNER = "data-platform"
 
@@ -56,7 +63,7 @@ OWNER = "data-platform"
     doc_md=__doc__,
 )
 def resolution71_tracker():
-    @task
+    @task(inlets=[assets.feed_files()])
     def find_new_feed_files() -> list[str]:
         from r71_tracker import pipeline
 
@@ -93,7 +100,7 @@ def resolution71_tracker():
 
         return alerts.late_feeds_task(candidate, run_id)
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, outlets=assets.published_marts())
     def publish(judged: dict) -> dict:
         from r71_tracker import pipeline
 
@@ -105,7 +112,9 @@ def resolution71_tracker():
     loads >> candidate
     # Airflow types a task call's arguments as the function's, but at DAG build time an upstream
     # task's XComArg stands for the dict it will return (apache/airflow#39514): no error here.
-    publish(quality_gate(candidate))  # type: ignore[arg-type]
+    judged = quality_gate(candidate)  # type: ignore[arg-type]
+    published = publish(judged)  # type: ignore[arg-type]
+    link_quality_run(judged, published)
     alert_late_feeds(candidate)  # type: ignore[arg-type]
 
 

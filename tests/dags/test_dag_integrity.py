@@ -159,3 +159,27 @@ def test_dag_files_only_wire_tasks():
         ]
         assert not [line for line in top_level_imports if any(h in line for h in heavy)], path
         assert "select " not in text.lower(), f"{path.name}: SQL belongs in dbt or the package"
+
+
+def test_tracker_dag_declares_its_assets_and_links_tasks_to_their_quality_page(dagbag):
+    """The Assets view shows the feeds in and the published marts out; the gate and publish
+    tasks link to their run's quality page; the DAG's docs link the overview."""
+    from r71_tracker.web.links import QualityRunLink
+
+    dag = dagbag.dags["resolution71_tracker"]
+    marts = sorted(p.stem for p in (DAGS_DIR.parent / "dbt_project/models/marts").rglob("*.sql"))
+    inlets = dag.get_task("find_new_feed_files").inlets
+    outlets = dag.get_task("publish").outlets
+    assert [asset.name for asset in inlets] == ["resolution71.feed_files"]
+    assert inlets[0].uri.startswith("file:///")
+    assert sorted(asset.name for asset in outlets) == [f"marts.{name}" for name in marts]
+    for task_id in ("quality_gate", "publish"):
+        links = dag.get_task(task_id).operator_extra_links
+        assert [type(link) for link in links] == [QualityRunLink], task_id
+
+    class Key:
+        run_id = "scheduled__2025-12-15T00:00:00+00:00"
+
+    link = QualityRunLink().get_link(None, ti_key=Key())
+    assert link == "/tracker/quality-runs/scheduled__2025-12-15T00%3A00%3A00%2B00%3A00"
+    assert "(/tracker/)" in dag.doc_md
