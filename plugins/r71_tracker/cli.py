@@ -114,14 +114,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from r71_tracker.quality.audit import file_events, format_events
 
         events = file_events(database.tracker_url())
-        print(runs_as_json(events) if args.json else format_events(events))
+        print(runs_as_json(events) if args.json else format_events(events, args.lang))
         return 0
     try:
         runs = audit_runs(database.tracker_url(), args.run, args.date)
     except AuditNotFound as missing:
         print(f"tracker audit: {missing}", file=sys.stderr)
         return 1
-    print(runs_as_json(runs) if args.json else format_runs(runs))
+    print(runs_as_json(runs) if args.json else format_runs(runs, args.lang))
     return 0
 
 
@@ -413,7 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--events", action="store_true", help="every operator's withdraw/restore (tracker files)"
     )
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument(
+        "--lang",
+        choices=("en", "vi"),
+        default="en",
+        help="language of the text: en (default) or vi; --json is the same in both",
+    )
+    audit.add_argument(
+        "--json", action="store_true", help="every stored detail (raw arguments, rows) as JSON"
+    )
     audit.set_defaults(handler=cmd_audit)
 
     files = commands.add_parser(

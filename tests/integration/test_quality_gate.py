@@ -9,6 +9,7 @@ one. Each break is undone after its test (raw rows deleted, mart tables restored
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -336,8 +337,12 @@ def test_tracker_audit_prints_failures_with_their_feed_rows(demo_url, tmp_path):
     assert "correct (blocking)" in text.stdout
     assert "FAIL correct.intermediate.int_status_reports_received" in text.stdout
     assert "why: Correct: consumer_agencies is a count and cannot be negative." in text.stdout
-    assert "line 9002" in text.stdout
-    assert '"consumer_agencies": -3' in text.stdout  # the loaded raw row itself
+    words = " ".join(text.stdout.split())  # the text as read, its lines wrapped
+    assert "every consumer agency count is at least 0" in words
+    assert "observed: 1 of " in words and "rows break the rule — bar: none may" in words
+    assert ", line 9002: database " in words
+    assert "consumer agency count -3" in words  # the offending value, in words
+    _assert_plain(text.stdout)
     as_json = subprocess.run(
         [str(TRACKER), "audit", "--date", LATEST_REPORT_DATE.isoformat(), "--json"],
         capture_output=True,
@@ -347,11 +352,92 @@ def test_tracker_audit_prints_failures_with_their_feed_rows(demo_url, tmp_path):
     runs = json.loads(as_json.stdout)
     assert run_id in {run["run_id"] for run in runs}
     assert all(run["run_date"] == LATEST_REPORT_DATE.isoformat() for run in runs)
+    # --json keeps every detail as stored: GX's raw arguments, absolute paths and all
+    [run] = [run for run in runs if run["run_id"] == run_id]
+    kwargs = [result["expectation_kwargs"] for result in run["results"]]
+    assert {
+        "type": "comparison",
+        "column": {"name": "stage"},
+        "operator": "==",
+        "parameter": "centralized",
+    } in [k.get("row_condition") for k in kwargs]
+    assert any(Path(k.get("registry_dir", "")).is_absolute() for k in kwargs)
+    [failed] = [result for result in run["results"] if not result["success"]]
+    assert failed["unexpected_rows"][0]["line_number"] == 9002
     missing = subprocess.run(
         [str(TRACKER), "audit", "--date", "2020-01-01"], capture_output=True, text=True, env=env
     )
     assert missing.returncode == 1 and "no quality gate run recorded" in missing.stderr
     assert format_runs(audit_runs(demo_url, run_id))  # the same text, in process
+
+
+def _assert_plain(text: str) -> None:
+    """`tracker audit` text: plain words, at most 100 columns, no path outside the project's."""
+    from r71_tracker.config import settings
+
+    assert text.strip()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for raw in ("row_condition", "{'type'", '{"', "registry_dir=", "expect_"):
+        assert raw not in text, raw
+    assert str(settings().project_root) not in text
+    assert os.environ["TRACKER_LOCAL_DIR"] not in text
+
+
+def _json_evidence(url: str) -> tuple[str, str, int]:
+    """A database whose effective report came from a JSON feed: its code, file and entry."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select database_code, evidence_file_name, evidence_line_number"
+            " from marts.database_current_status where evidence_file_name like '%.json%'"
+            " order by evidence_line_number desc, database_code limit 1"
+        ).fetchone()
+
+
+def test_tracker_audit_cites_a_json_feed_row_by_its_entry_in_either_language(demo_url, tmp_path):
+    code, name, index = _json_evidence(demo_url)
+    with _broken(
+        demo_url,
+        "marts.database_current_status",
+        "update marts.database_current_status set report_notes = ' ' || report_notes || ' '"
+        f" where database_code = '{code}'",
+    ):
+        run_id, result = _gate(demo_url)
+    assert not result.success
+    env = {**os.environ, "TRACKER_DATABASE_URL": demo_url}
+    english = subprocess.run(
+        [str(TRACKER), "audit", "--run", run_id], capture_output=True, text=True, env=env
+    )
+    assert english.returncode == 0, english.stderr
+    _assert_plain(english.stdout)
+    english_words = " ".join(english.stdout.split())  # the text as read, its lines wrapped
+    # the stored index counts from 0; people count entries from 1
+    assert f"{name}, entry {index + 1}: database {code}" in english_words
+    assert f"{name}, line" not in english_words
+    assert "every report note is Unicode NFC-normalised and trimmed" in english_words
+    vietnamese = subprocess.run(
+        [str(TRACKER), "audit", "--run", run_id, "--lang", "vi"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert vietnamese.returncode == 0, vietnamese.stderr
+    _assert_plain(vietnamese.stdout)
+    vietnamese_words = " ".join(vietnamese.stdout.split())
+    assert f"{name}, mục {index + 1}: cơ sở dữ liệu {code}" in vietnamese_words
+    assert f"KHÔNG ĐẠT, dữ liệu tính đến {LATEST_REPORT_DATE:%d/%m/%Y}" in vietnamese_words
+    assert "sạch (chặn)" in vietnamese_words
+    assert "kết quả: 1 bản ghi vi phạm — ngưỡng: không bản ghi nào" in vietnamese_words
+    events = subprocess.run(
+        [str(TRACKER), "audit", "--events", "--lang", "vi"], capture_output=True, text=True, env=env
+    )
+    assert events.returncode == 0 and "audit.file_events" in events.stdout
+    # the run's page cites the same row the same way, and shows no raw JSON
+    write_run_reports(demo_url, tmp_path / "quality_runs")
+    page = (tmp_path / "quality_runs" / page_name(run_id)).read_text("utf-8")
+    assert html.escape(f"{name}, entry {index + 1}: database {code}") in page
+    assert "every stage is one of: centralized, in progress, not started" in page
+    assert "mọi giai đoạn đều là một trong: centralized, in progress, not started" in page
+    assert "{&quot;" not in page and "{'type'" not in page and "row_condition" not in page
 
 
 def test_every_run_keeps_its_page_and_the_index_lists_them_newest_first(demo_url, tmp_path):

@@ -2,18 +2,32 @@
 
 Reads only the audit schema (and, for the feed rows behind a failure, the raw row each sample
 points at), so an auditor can answer "why did run X fail" long after it ran, from the database
-alone.
+alone. The text is plain words in English or Vietnamese (quality/plain_words.py), at most 100
+columns a line, paths relative to the project; `--json` keeps every stored detail as it is.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import date
 from typing import Any
 
 import psycopg
 
 from r71_tracker import database
+from r71_tracker.i18n import Lang, day, moment
+from r71_tracker.quality.plain_words import (
+    cite_row,
+    describe,
+    loaded_row,
+    observed,
+    pick,
+    relative_paths,
+    severity_name,
+    shown_path,
+    word_name,
+)
 
 _RESULT_COLUMNS = (
     "word",
@@ -126,88 +140,135 @@ def audit_runs(
     return runs
 
 
-def _kwargs_text(kwargs: dict[str, Any]) -> str:
-    shown = {}
-    for key, value in kwargs.items():
-        if key == "unexpected_rows_query":
-            continue
-        if isinstance(value, list) and len(value) > 4:
-            value = f"<{len(value)} values>"
-        shown[key] = value
-    return ", ".join(f"{key}={value}" for key, value in shown.items())
+WIDTH = 100  # columns of every line `tracker audit` prints
 
 
-def _sample_text(sample: dict[str, Any]) -> str:
-    where = sample.get("file_name") or ""
-    if where and sample.get("line_number") is not None:
-        where += f" line {sample['line_number']}"
-    keys = {
-        key: value
-        for key, value in sample.items()
-        if key not in ("file_name", "line_number", "file_id", "raw_row") and value is not None
-    }
-    text = f"{where} {json.dumps(keys, ensure_ascii=False, default=str)}".strip()
-    if "raw_row" in sample:
-        text += f"\n          loaded as {json.dumps(sample['raw_row'], ensure_ascii=False)}"
-    return text
+def _wrap(text: str, indent: str, hanging: str | None = None) -> list[str]:
+    """One paragraph in lines of at most WIDTH columns (long tokens such as run ids broken)."""
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=indent,
+        subsequent_indent=hanging if hanging is not None else indent,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
 
 
-def _event_text(event: dict[str, Any]) -> str:
-    name = event["original_name"] or "unknown file"
+def _event_text(event: dict[str, Any], lang: Lang) -> str:
+    name = shown_path(event["original_name"]) if event["original_name"] else None
     agency = f", {event['agency_code']}" if event["agency_code"] else ""
+    reason = relative_paths(str(event["reason"] or ""))
+    when = moment(event["acted_at"], lang)
+    if lang == "vi":
+        action = {"withdraw": "rút", "restore": "khôi phục"}.get(event["action"], event["action"])
+        return (
+            f"sự kiện {event['event_id']}: {action} tệp {event['file_id']}"
+            f" ({name or 'không rõ tệp'}{agency}) bởi {event['actor']} lúc {when}: {reason}"
+        )
     return (
-        f"event {event['event_id']}: {event['action']} file {event['file_id']} ({name}{agency})"
-        f" by {event['actor']} at {event['acted_at']:%Y-%m-%d %H:%M:%S %Z}: {event['reason']}"
+        f"event {event['event_id']}: {event['action']} file {event['file_id']}"
+        f" ({name or 'unknown file'}{agency}) by {event['actor']} at {when}: {reason}"
     )
 
 
-def format_events(events: list[dict[str, Any]]) -> str:
+def format_events(events: list[dict[str, Any]], lang: Lang = "en") -> str:
     """`tracker audit --events`: every withdraw/restore, oldest first."""
     if not events:
-        return "no operator actions recorded (audit.file_events is empty)"
-    lines = ["operator actions (audit.file_events), oldest first:"]
-    lines.extend(f"  {_event_text(event)}" for event in events)
+        return pick(
+            lang,
+            "no operator actions recorded (audit.file_events is empty)",
+            "chưa có thao tác nào được ghi (audit.file_events trống)",
+        )
+    lines = [
+        pick(
+            lang,
+            "operator actions (audit.file_events), oldest first:",
+            "thao tác của người vận hành (audit.file_events), cũ nhất trước:",
+        )
+    ]
+    for event in events:
+        lines.extend(_wrap(_event_text(event, lang), "  ", "      "))
     return "\n".join(lines)
 
 
-def format_runs(runs: list[dict[str, Any]]) -> str:
-    """The text an auditor reads: per run, per word, each expectation and the rows behind it."""
+def _run_header(run: dict[str, Any], lang: Lang) -> str:
+    dag = f" ({pick(lang, 'DAG run', 'lần chạy DAG')} {run['dag_run_id']})"
+    dag = dag if run["dag_run_id"] else ""
+    as_of = day(run["run_date"], lang)
+    finished = moment(run["finished_at"], lang)
+    if lang == "vi":
+        verdict = "ĐẠT" if run["success"] else "KHÔNG ĐẠT"
+        return (
+            f"lần kiểm tra {run['run_id']}{dag}: {verdict}, dữ liệu tính đến {as_of},"
+            f" mã nguồn {run['code_version']}, xong lúc {finished};"
+            f" {run['blocking_failures']} lỗi chặn, {run['warnings']} cảnh báo"
+        )
+    verdict = "PASSED" if run["success"] else "FAILED"
+    return (
+        f"gate run {run['run_id']}{dag}: {verdict}, data as of {as_of},"
+        f" code {run['code_version']}, finished {finished};"
+        f" {run['blocking_failures']} blocking failure(s), {run['warnings']} warning(s)"
+    )
+
+
+def _result_lines(result: dict[str, Any], lang: Lang) -> list[str]:
+    """One check: its verdict, suite and plain words; for a failure why, what was observed
+    against the bar and the offending rows, each by its feed file and line or entry."""
+    kind, kwargs = result["expectation_type"], result["expectation_kwargs"]
+    mark = pick(lang, "ok  ", "đạt ") if result["success"] else pick(lang, "FAIL", "LỖI ")
+    lines = _wrap(f"{mark} {result['suite_name']}: {describe(kind, kwargs, lang)}", "    ", " " * 9)
+    if result["success"]:
+        return lines
+    notes = relative_paths(result["expectation_notes"] or "")
+    seen = observed(kind, kwargs, result["observed_value"], lang)
+    lines += _wrap(f"{pick(lang, 'why', 'vì sao')}: {notes}", " " * 9, " " * 14)
+    lines += _wrap(f"{pick(lang, 'observed', 'kết quả')}: {seen}", " " * 9, " " * 14)
+    for sample in result["unexpected_rows"] or []:
+        lines += _wrap(
+            f"{pick(lang, 'row', 'bản ghi')}: {cite_row(sample, lang)}", " " * 9, " " * 14
+        )
+        if sample.get("raw_row"):
+            lines += _wrap(loaded_row(sample["raw_row"], lang), " " * 14)
+    return lines
+
+
+def format_runs(runs: list[dict[str, Any]], lang: Lang = "en") -> str:
+    """The text an auditor reads, in plain words (quality/plain_words.py), at most WIDTH columns
+    a line, paths relative to the project: per run, per word, each expectation and, for each
+    failure, why, what was observed against the bar and the feed rows behind it."""
     lines: list[str] = []
     for run in runs:
-        verdict = "PASSED" if run["success"] else "FAILED"
-        lines.append(
-            f"gate run {run['run_id']}"
-            + (f" (DAG run {run['dag_run_id']})" if run["dag_run_id"] else "")
-            + f": {verdict}, data as of {run['run_date']}, code {run['code_version']},"
-            f" finished {run['finished_at']:%Y-%m-%d %H:%M:%S %Z};"
-            f" {run['blocking_failures']} blocking failure(s), {run['warnings']} warning(s)"
-        )
+        lines += _wrap(_run_header(run, lang), "", "    ")
         if run.get("operator_actions"):
-            lines.append("  operator actions since the previous gate run (audit.file_events):")
-            lines.extend(f"    {_event_text(event)}" for event in run["operator_actions"])
+            lines.append(
+                pick(
+                    lang,
+                    "  operator actions since the previous gate run (audit.file_events):",
+                    "  thao tác của người vận hành từ lần kiểm tra trước (audit.file_events):",
+                )
+            )
+            for event in run["operator_actions"]:
+                lines += _wrap(_event_text(event, lang), "    ", "        ")
         by_word: dict[str, list[dict[str, Any]]] = {}
         for result in run["results"]:
             by_word.setdefault(result["word"], []).append(result)
         for word, results in by_word.items():
-            failed = [r for r in results if not r["success"]]
-            state = "pass" if not failed else f"{len(failed)} failed"
-            lines.append(f"  {word} ({results[0]['severity']}): {len(results)} checks, {state}")
+            failed = sum(1 for result in results if not result["success"])
+            severity = severity_name(results[0]["severity"], lang)
+            if lang == "vi":
+                state = "đạt" if not failed else f"{failed} không đạt"
+                summary = f"{word_name(word, lang)} ({severity}): {len(results)} kiểm tra, {state}"
+            else:
+                state = "pass" if not failed else f"{failed} failed"
+                summary = f"{word} ({severity}): {len(results)} checks, {state}"
+            lines += _wrap(summary, "  ")
             for result in results:
-                mark = "ok  " if result["success"] else "FAIL"
-                lines.append(
-                    f"    {mark} {result['suite_name']}: {result['expectation_type']}"
-                    f"({_kwargs_text(result['expectation_kwargs'])})"
-                )
-                if not result["success"]:
-                    observed = json.dumps(result["observed_value"], default=str)
-                    lines.append(f"         why: {result['expectation_notes']}")
-                    lines.append(f"         observed: {observed}")
-                    for sample in result["unexpected_rows"] or []:
-                        lines.append(f"         row: {_sample_text(sample)}")
+                lines += _result_lines(result, lang)
         if run["data_docs_path"]:
-            lines.append(f"  Data Docs: {run['data_docs_path']}")
+            lines += _wrap(f"  Data Docs: {shown_path(run['data_docs_path'])}", "", "    ")
     return "\n".join(lines)
 
 
 def runs_as_json(runs: list[dict[str, Any]]) -> str:
+    """Everything `audit_runs` read, as stored (raw arguments, samples, loaded rows)."""
     return json.dumps(runs, ensure_ascii=False, default=str, indent=2)

@@ -4,13 +4,14 @@ GX Data Docs load their styles and scripts from public CDNs, so on a machine wit
 index lists nothing. These pages have no external asset: they open from file:// anywhere. One page
 per gate run (kept for every run, never overwritten by a later one) shows each word's verdict,
 each expectation with why it exists, what was observed and the feed rows behind each failure; the
-index lists the runs newest first, each linked to its run id.
+index lists the runs newest first, each linked to its run id. Expectations, observed values and
+offending rows are in plain words (quality/plain_words.py): what a check asks and what it found
+against its bar in English and Vietnamese, each offending row by its feed file and line or entry.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -18,37 +19,31 @@ from pathlib import Path
 import psycopg
 
 from r71_tracker import database
+from r71_tracker.quality.plain_words import (
+    arguments,
+    cite_row,
+    describe,
+    observed,
+    relative_paths,
+    word_label,
+)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
 th,td{border:1px solid #c8d0da;padding:.35rem .6rem;text-align:left;vertical-align:top}
 th{background:#eef2f6}.pass{color:#14703b;font-weight:600}.fail{color:#b3261e;font-weight:600}
-.warn{color:#8a5a00;font-weight:600}code{font-size:.85rem}
+.warn{color:#8a5a00;font-weight:600}code{font-size:.85rem}.vi{color:#4a5a6a}
 """
-_WORDS_VI = {
-    "correct": "đúng",
-    "complete": "đủ",
-    "clean": "sạch",
-    "live": "sống",
-    "unified": "thống nhất",
-    "shared": "dùng chung",
-}
 _RUN_COLUMNS = (
     "run_id, dag_run_id, run_date, code_version, started_at, finished_at, success,"
     " blocking_failures, warnings, candidate_schema, national_failures, held_agencies"
 )
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, dict):  # a registry-sized value_set would drown the row
-        value = {
-            k: f"<{len(v)} values>" if isinstance(v, list) and len(v) > 8 else v
-            for k, v in value.items()
-        }
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, default=str)
-    return f"<code>{html.escape(str(value))}</code>" if value is not None else ""
+def _both(en: str, vi: str) -> str:
+    """A text in English, then in Vietnamese beneath it."""
+    return f'{html.escape(en)}<br><span lang="vi" class="vi">{html.escape(vi)}</span>'
 
 
 def _verdict(success: bool, severity: str = "blocking") -> str:
@@ -60,20 +55,9 @@ def _verdict(success: bool, severity: str = "blocking") -> str:
 
 
 def _rows_cell(samples: list[dict] | None) -> str:
-    """The offending rows: feed file and line first, then the row's other keys."""
-    lines = []
-    for sample in samples or []:
-        where = ""
-        if sample.get("file_name"):
-            line = sample.get("line_number")
-            where = f"{sample['file_name']}" + (f" line {line}" if line is not None else "")
-        rest = {
-            key: value
-            for key, value in sample.items()
-            if key not in ("file_name", "line_number", "file_id") and value is not None
-        }
-        lines.append(html.escape(f"{where} {json.dumps(rest, ensure_ascii=False)}".strip()))
-    return "<br>".join(lines)
+    """The offending rows, each by its feed file and line (CSV) or entry (JSON), then its key
+    fields in words (quality/plain_words.cite_row)."""
+    return "<br>".join(html.escape(cite_row(sample, "en")) for sample in samples or [])
 
 
 def page_name(run_id: str) -> str:
@@ -120,13 +104,16 @@ def _page(conn: psycopg.Connection, run_id: str) -> str:
         "<table><tr><th>word</th><th>suite</th><th>expectation</th><th>why</th>"
         "<th>arguments</th><th>verdict</th><th>observed</th><th>offending feed rows</th></tr>",
     ]
-    for word, severity, suite, kind, kwargs, notes, passed, observed, _, samples in results:
-        label = f"{word} / {_WORDS_VI.get(word, '')} ({severity})"
+    for word, severity, suite, kind, kwargs, notes, passed, found, _, samples in results:
+        label = f"{word_label(word)} ({severity})"
+        expectation = _both(describe(kind, kwargs, "en"), describe(kind, kwargs, "vi"))
+        seen = _both(observed(kind, kwargs, found, "en"), observed(kind, kwargs, found, "vi"))
         body.append(
             f"<tr><td>{html.escape(label)}</td><td>{html.escape(suite)}</td>"
-            f"<td>{html.escape(kind)}</td><td>{html.escape(notes or '')}</td>"
-            f"<td>{_cell(kwargs)}</td><td>{_verdict(passed, severity)}</td>"
-            f"<td>{_cell(observed)}</td><td>{_rows_cell(samples)}</td></tr>"
+            f"<td>{expectation}<br><code>{html.escape(kind)}</code></td>"
+            f"<td>{html.escape(relative_paths(notes or ''))}</td>"
+            f"<td>{html.escape(arguments(kwargs, 'en'))}</td><td>{_verdict(passed, severity)}</td>"
+            f"<td>{seen}</td><td>{_rows_cell(samples)}</td></tr>"
         )
     body.append(
         '</table><p><a href="index.html">All runs</a>. Source: tables'

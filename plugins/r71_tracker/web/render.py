@@ -8,6 +8,7 @@ relative files, one file per page and language). `Links` is the only difference 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -78,16 +79,16 @@ class Links:
 
 
 class StaticLinks(Links):
-    """Relative file names of the published static site (`page` is this page's file, from the
-    site's root: links are written relative to its folder)."""
+    """Relative file names of the published static site. `page` is this page's name from the
+    site's root without its language ("agencies/MOJ"): Vietnamese pages are `name.html`, English
+    ones `name.en.html`, and links are written relative to the page's folder."""
 
-    def __init__(self, lang: str, page: str) -> None:
+    def __init__(self, lang: Lang, page: str) -> None:
         super().__init__("", lang, page)
         self._up = "../" * page.count("/")
 
     def _file(self, name: str, lang: str | None = None) -> str:
-        suffix = "" if (lang or self.lang) == "vi" else ".en"
-        return f"{self._up}{name}{suffix}.html"
+        return self._up + static_file(name, lang or self.lang)
 
     def overview(self) -> str:
         return self._file("index")
@@ -114,12 +115,17 @@ class StaticLinks(Links):
         return f"{self._up}assets/{name}"
 
     def switch(self, lang: str) -> str:
-        return self._file(self.path.removesuffix(".html"), lang=lang)
+        return self._file(self.path, lang=lang)
 
 
 def file_safe(name: str) -> str:
-    """A code or run id as a file name (run ids hold ':' and '+')."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    """A code or run id as a file name (run ids hold ':')."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+
+
+def static_file(name: str, lang: str) -> str:
+    """A static page's file from the site's root: `name.html` (Vietnamese), `name.en.html`."""
+    return f"{name}.html" if lang == "vi" else f"{name}.en.html"
 
 
 def _environment() -> jinja2.Environment:
