@@ -78,6 +78,75 @@ def test_every_colour_shows_with_its_reasons(demo_built: str) -> None:
         assert (row["traffic_light"] == "GREEN") == (row["light_reason_codes"] is None)
 
 
+def _codes(listed: str | None) -> list[str]:
+    return listed.split(", ") if listed else []
+
+
+def test_every_light_says_why_in_both_languages_with_its_numbers_and_databases(
+    demo_built: str,
+) -> None:
+    """A light's reason is the rule that set it with its threshold filled in, the count and the
+    codes of the databases concerned, in Vietnamese and in English (issue 13)."""
+    scorecard = _rows(demo_built, "select * from marts.agency_scorecard")
+    at_risk, downgraded = {}, {}
+    for row in _rows(demo_built, "select * from marts.database_deadline_risk where is_at_risk"):
+        at_risk.setdefault(row["owner_agency_code"], []).append(row["database_code"])
+    for row in _rows(demo_built, "select * from marts.database_verified_stage where is_downgraded"):
+        downgraded.setdefault(row["owner_agency_code"], []).append(row["database_code"])
+    lit = [row for row in scorecard if row["traffic_light"] != "GREEN"]
+    assert lit
+    for row in lit:
+        english, vietnamese = row["light_reason_en"], row["light_reason_vi"]
+        assert english and vietnamese and english != vietnamese
+        for text in (english, vietnamese):
+            assert not {"`", "{", "}"} & set(text) and "threshold" not in text, text
+        assert english.startswith(f"{row['traffic_light']}: ")
+        assert vietnamese.startswith({"RED": "ĐỎ: ", "YELLOW": "VÀNG: "}[row["traffic_light"]])
+        assert row["light_rule_code"] == _codes(row["light_reason_codes"])[0]
+    yellow = [row for row in lit if row["traffic_light"] == "YELLOW"]
+    assert yellow
+    for row in yellow:
+        concerned: set[str] = set()
+        for rule, databases in (
+            ("database_at_risk", at_risk.get(row["agency_code"], [])),
+            ("verified_below_reported", downgraded.get(row["agency_code"], [])),
+        ):
+            if rule not in _codes(row["light_reason_codes"]):
+                continue
+            listed = f"({', '.join(sorted(databases))})"
+            owned = row["databases_owned"]
+            assert f"{len(databases)} of {owned} databases {listed}" in row["light_reason_en"]
+            assert (
+                f"{len(databases)} trong số {owned} cơ sở dữ liệu {listed}"
+                in (row["light_reason_vi"])
+            )
+            concerned |= set(databases)
+        assert _codes(row["light_database_codes"]) == sorted(concerned)
+    silent = {row["agency_code"]: row for row in lit if row["light_rule_code"] == "silent"}
+    assert set(silent) == set(AGENCY_LAST_REPORT)
+    for code, last in AGENCY_LAST_REPORT.items():
+        days = (LATEST_REPORT_DATE - last).days
+        assert silent[code]["light_reason_en"] == (
+            f"RED: no report for {days} days, the last on {last.isoformat()}"
+            " (at most 30 days allowed)"
+        )
+        assert silent[code]["light_reason_vi"] == (
+            f"ĐỎ: không gửi báo cáo nào trong {days} ngày, lần gần nhất vào ngày"
+            f" {last:%d/%m/%Y} (cho phép tối đa 30 ngày)"
+        )
+    # the database marts' reasons state their rules' thresholds too
+    reasons = _rows(
+        demo_built,
+        "select risk_reason_en as en, risk_reason_vi as vi from marts.database_deadline_risk"
+        " where is_at_risk union all select downgrade_reason_en, downgrade_reason_vi"
+        " from marts.database_verified_stage where is_downgraded",
+    )
+    assert reasons
+    for row in reasons:
+        for text in (row["en"], row["vi"]):
+            assert text and not {"`", "{", "}"} & set(text) and "threshold" not in text, text
+
+
 def test_risk_counts_days_to_the_deadline_and_flags_only_unfinished_databases(
     demo_built: str,
 ) -> None:

@@ -63,8 +63,12 @@ rules_broken as (
     select
         days_counted.database_code,
         risk_rules.rule_code,
-        risk_rules.rule_en,
-        risk_rules.rule_vi
+        {{ fill_placeholders(
+            'risk_rules.rule_en', {'threshold': 'risk_rules.threshold'}
+        ) }} as rule_en,
+        {{ fill_placeholders(
+            'risk_rules.rule_vi', {'threshold': 'risk_rules.threshold'}
+        ) }} as rule_vi
     from days_counted
     inner join risk_rules
         on days_counted.verified_stage != 'centralized'

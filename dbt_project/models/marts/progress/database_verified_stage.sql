@@ -39,8 +39,14 @@ rules_broken as (
     select
         current_status.database_code,
         verification_rules.rule_code,
-        verification_rules.rule_en,
-        verification_rules.rule_vi
+        {{ fill_placeholders(
+            'verification_rules.rule_en',
+            {'threshold': 'verification_rules.threshold'}
+        ) }} as rule_en,
+        {{ fill_placeholders(
+            'verification_rules.rule_vi',
+            {'threshold': 'verification_rules.threshold'}
+        ) }} as rule_vi
     from current_status
     inner join verification_rules
         on current_status.stage = 'centralized'
