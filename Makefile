@@ -52,7 +52,7 @@ airflow: $(STAMP) ## Airflow UI (airflow standalone) on http://localhost:8080 wi
 airflow-stop: $(STAMP) ## stop the Airflow services `tracker run` started (scheduler, dag-processor, api-server)
 	$(TRACKER) airflow stop
 
-docs: $(STAMP) ## build the dbt docs site and the GX Data Docs from what is loaded
+docs: $(STAMP) ## rewrite the dbt docs site, dashboard and run pages of the last publication
 	$(TRACKER) docs
 
 db-start: $(STAMP) ## start the embedded PostgreSQL (no-op when TRACKER_DATABASE_URL is set)

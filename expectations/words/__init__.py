@@ -2,5 +2,5 @@
 
 Each suite checks one relation and is named `<word>.<layer>.<dataset>` (STYLE item 19's
 `<layer>.<dataset>`, prefixed with its word: a word is a suite group). Every expectation carries
-`notes` (why, for auditors, shown in Data Docs) and `meta` with its word and bar.
+`notes` (why, for auditors, shown in the quality run pages) and `meta` with its word and bar.
 """

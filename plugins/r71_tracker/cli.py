@@ -241,7 +241,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"quality gate runs: {published / 'quality_runs' / 'index.html'}")
     print(f"dbt docs site:     {published / 'dbt_docs' / 'index.html'}")
     print(f"validation report: {published / 'validation_report.html'}")
-    print(f"GX Data Docs:      {published / 'data_docs' / 'index.html'}")
     print(f"summary:           {published / 'summary.json'}")
     print(f"Airflow run:       {outcome.url}")
     print(f"Airflow run log:   {outcome.log_path}")
@@ -261,7 +260,6 @@ def cmd_docs(args: argparse.Namespace) -> int:
     print(f"quality gate runs: {publication.quality_runs_path}")
     print(f"dbt docs site:     {publication.dbt_docs_path}")
     print(f"validation report: {publication.validation_report_path}")
-    print(f"GX Data Docs:      {publication.data_docs_path}")
     return 0
 
 
@@ -472,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     docs = commands.add_parser(
-        "docs", help="rewrite the dbt docs site, Data Docs and pages of the last publication"
+        "docs", help="rewrite the dbt docs site and pages of the last publication"
     )
     docs.set_defaults(handler=cmd_docs)
 

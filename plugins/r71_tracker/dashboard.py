@@ -2,7 +2,7 @@
 
 The stage counts, each agency's light, the duplicated fields and the quality gate's verdict, every
 figure linked to where it comes from: the dbt docs (lineage to the feed rows), the quality gate
-run pages (every run kept, newest first) and GX Data Docs. No external asset: it opens from
+run pages (every run kept, newest first). No external asset: it opens from
 file:// on a machine without internet, like the reports beside it.
 """
 
@@ -68,8 +68,7 @@ def write_dashboard(url: str, run_date: date, summary: dict, out_path: Path) -> 
             "<p>Published after the quality gate (six words) passed: "
             f'<a href="quality_runs/{html.escape(page_name(run_id))}">{html.escape(run_id)}</a>,'
             f" {warnings} warning(s) — "
-            '<a href="quality_runs/index.html">every run</a>, '
-            '<a href="data_docs/index.html">GX Data Docs</a>. / Chỉ công bố khi cổng chất lượng'
+            '<a href="quality_runs/index.html">every run</a>. / Chỉ công bố khi cổng chất lượng'
             " đạt.</p>"
         )
     if latest is not None:

@@ -163,7 +163,6 @@ class Publication:
     quality_runs_path: str
     dbt_docs_path: str
     validation_report_path: str
-    data_docs_path: str
 
 
 def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = None) -> Publication:
@@ -182,15 +181,16 @@ def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = Non
 def write_outputs(
     run_id: str, run_date: date, *, locked: bool = False, daily: bool = False
 ) -> Publication:
-    """Write the dashboard, the dbt docs site, the gate's run pages and report, the GX Data Docs
-    and the stage summary, all from the published marts and the audit trail.
+    """Write the dashboard, the dbt docs site, the gate's run pages and report and the stage
+    summary, all from the published marts and the audit trail.
 
-    `daily` (a publication): the dbt docs site is generated again only when the project changed,
-    and GX renders only the validations it has no page for yet.
+    `daily` (a publication): the dbt docs site is generated again only when the project changed.
+    GX Data Docs are not published (README, "Where outputs land"): their assets come from
+    public CDNs, so offline they list nothing; a data_docs folder an earlier version published
+    is removed.
     """
     from r71_tracker import status, transform
     from r71_tracker.dashboard import write_dashboard
-    from r71_tracker.quality import gate
     from r71_tracker.quality.report import write_run_reports, write_validation_report
 
     config = settings()
@@ -203,8 +203,7 @@ def write_outputs(
         )
         report = write_validation_report(url, run_id, published / "validation_report.html")
         runs_index = write_run_reports(url, published / "quality_runs")
-        gate.build_data_docs(url, only_missing=daily)
-        data_docs = _copy_data_docs(config.gx_dir, published / "data_docs")
+        shutil.rmtree(published / "data_docs", ignore_errors=True)
         summary = status.stage_counts(url, run_date)
         summary_path = published / "summary.json"
         summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -218,7 +217,6 @@ def write_outputs(
         quality_runs_path=str(runs_index),
         dbt_docs_path=str(dbt_docs),
         validation_report_path=str(report),
-        data_docs_path=str(data_docs),
     )
 
 
@@ -230,26 +228,6 @@ def last_publication(url: str) -> tuple[str, date] | None:
             " order by publication_id desc limit 1"
         ).fetchone()
     return (row[0], row[1]) if row else None
-
-
-def _copy_data_docs(gx_dir: Path, target: Path) -> Path:
-    """Copy GX's local Data Docs site next to the other published outputs: only the files new or
-    changed since the last copy (a site holds a page per validation of every gate run)."""
-    sites = sorted(gx_dir.glob("**/data_docs/local_site/index.html"))
-    if not sites:
-        raise RuntimeError(f"no GX Data Docs under {gx_dir}: the quality gate has not run yet")
-    shutil.copytree(sites[0].parent, target, dirs_exist_ok=True, copy_function=_copy_if_changed)
-    return target / "index.html"
-
-
-def _copy_if_changed(source: str, copy: str) -> None:
-    """shutil.copy2 (which keeps the modification time) unless `copy` has the same size and
-    modification time already."""
-    with contextlib.suppress(FileNotFoundError):
-        was, now = Path(copy).stat(), Path(source).stat()
-        if (was.st_size, was.st_mtime_ns) == (now.st_size, now.st_mtime_ns):
-            return
-    shutil.copy2(source, copy)
 
 
 def publication_as_dict(publication: Publication) -> dict:

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from r71_tracker import cli, demo_feeds, publication, transform
 from r71_tracker.feeds import contract
+from r71_tracker.quality.report import page_name
 
 pytestmark = pytest.mark.integration
 
@@ -445,32 +446,22 @@ def test_a_run_with_nothing_new_builds_judges_and_publishes_nothing(published, c
     assert _one(url, "select count(*) from audit.publications")[0] == publications + 1
 
 
-def _validation_pages(published) -> dict[Path, int]:
-    """The published GX Data Docs pages of validations, with their modification times."""
-    site = published["root"] / "published" / "data_docs" / "validations"
-    return {page.relative_to(site): page.stat().st_mtime_ns for page in site.rglob("*.html")}
-
-
-def test_every_gate_runs_validations_are_published_once_rendered_never_again(published):
+def test_no_gx_data_docs_are_published_and_an_earlier_copy_is_removed(published):
+    """GX Data Docs load their assets from public CDNs (offline they list nothing), so they are
+    not published: the quality run pages show every gate run's results instead (README)."""
     url = published["url"]
-    before = _validation_pages(published)
-    # every validation GX stored has its page, the failed and held runs' too (rendered by the
-    # publication after them)
-    (store,) = (published["root"] / "local" / "gx").glob("**/uncommitted/validations")
-    stored = {path.relative_to(store).with_suffix(".html") for path in store.rglob("*.json")}
-    failed_run = _one(url, "select run_id from audit.gate_runs where run_date = '2026-06-01'")[0]
-    assert any(failed_run in str(page) for page in stored)
-    assert stored and stored == set(before)
-
+    site = published["root"] / "published"
+    assert site.is_dir() and not (site / "data_docs").exists()
+    # a copy an earlier version published goes with the next publication
+    (site / "data_docs").mkdir()
+    (site / "data_docs" / "index.html").write_text("<html>0 validations</html>", "utf-8")
     last_date = _one(
         url, "select run_date from audit.publications order by publication_id desc limit 1"
     )[0]
     assert cli.main(["build", "--date", (last_date + timedelta(days=1)).isoformat()]) == 0
+    assert not (site / "data_docs").exists()
+    assert "data_docs" not in (site / "index.html").read_text("utf-8")
     gate_run = _one(
         url, "select gate_run_id from audit.publications order by publication_id desc limit 1"
     )[0]
-    after = _validation_pages(published)
-    new = set(after) - set(before)
-    assert new and all(gate_run in str(page) for page in new)
-    # the pages already published were neither rendered again nor copied again
-    assert {page: after[page] for page in before} == before
+    assert (site / "quality_runs" / page_name(gate_run)).is_file()

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 # The GX config files hold only this placeholder; the URL itself stays in the environment.
 CONNECTION_VARIABLE = "TRACKER_GX_CONNECTION_STRING"
 DATA_SOURCE_NAME = "tracker"
-DATA_DOCS_SITE = "local_site"
 SEARCH_PATH = "marts,staging"  # the schemas of the relations the words check
 OFFENDING_ROWS_KEPT = 20  # sample of offending rows kept per failed expectation
 _MAX_SAMPLE_IN_MESSAGE = 3
@@ -70,7 +69,6 @@ class GateResult:
     success: bool
     run_id: str
     results: list[dict[str, Any]]
-    data_docs_index: Path
     failures: list[str]
     warnings: list[str] = field(default_factory=list)
     national_failures: list[str] = field(default_factory=list)
@@ -419,7 +417,7 @@ def _unexpected_rows_count(result: ExpectationValidationResult) -> int | None:
 
 def _offending_rows(failed: list[dict]) -> None:
     """Pass 2: for failed expectations only, a sample of the offending rows with the columns that
-    trace them (an ephemeral context: nothing of this pass lands in the Data Docs)."""
+    trace them (an ephemeral context: nothing of this pass is stored)."""
     import great_expectations as gx
 
     by_relation: dict[str, list[dict]] = {}
@@ -523,7 +521,6 @@ def _record(
     url: str,
     run: dict[str, Any],
     rows: list[dict],
-    docs: Path | None,
     attribution: Attribution,
 ) -> None:
     """Append the run, every result and (judging a candidate) the held files' verdicts in one
@@ -539,9 +536,9 @@ def _record(
     ):
         cursor.execute(
             "insert into audit.gate_runs (run_id, dag_run_id, run_date, code_version, started_at,"
-            " success, blocking_failures, warnings, data_docs_path, candidate_schema,"
+            " success, blocking_failures, warnings, candidate_schema,"
             " held_agencies, national_failures)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 run_id,
                 dag_run_id,
@@ -551,7 +548,6 @@ def _record(
                 blocking == 0,
                 blocking,
                 warnings,
-                str(docs) if docs else None,
                 run["candidate"],
                 attribution.held_agencies,
                 len(attribution.national),
@@ -614,53 +610,6 @@ def _attribution(url: str, candidate: str | None, failed: list[dict]) -> Attribu
         return attribute(conn, failed, load_bars())
 
 
-def _data_docs_index(context: AbstractDataContext) -> Path:
-    for site in context.get_docs_sites_urls(site_name=DATA_DOCS_SITE, only_if_exists=False):
-        url = site.get("site_url") or ""
-        if url.startswith("file://"):
-            return Path(unquote(urlsplit(url).path))
-    raise RuntimeError(f"GX Data Docs site {DATA_DOCS_SITE!r} is not configured")
-
-
-def _page(site: Path, section: str, key: tuple[str, ...]) -> Path:
-    """Where GX's site keeps the page of a resource key (its parts as folders, `.html`)."""
-    return site.joinpath(section, *key[:-1], f"{key[-1]}.html")
-
-
-def build_data_docs(url: str, *, only_missing: bool = False) -> Path:
-    """Build GX's Data Docs site from every validation it has stored (every gate run's).
-
-    Once per publication, not inside the gate: GX rebuilds the site once per suite when the
-    checkpoint does it, which cost more than the checks themselves on a large history. The
-    project's own expectation types are imported first: GX renders only the types it knows.
-
-    `only_missing` (a publication): render the suites and only the validations that have no page
-    yet (every gate run's since the last publication, failed runs' included), then the index; a
-    validation's page never changes once rendered, and rendering them all again grew with every
-    day of history. Without it (`tracker docs`) every page is rendered again.
-    """
-    import great_expectations as gx
-
-    import expectations.registry_membership  # noqa: F401 (registers the type with GX)
-    import expectations.row_rules  # noqa: F401 (registers the types with GX)
-
-    config = settings()
-    with _exclusive(config.gx_dir), _connection_in_environment(gx_connection_string(url)):
-        context = gx.get_context(mode="file", project_root_dir=config.gx_dir)
-        index = _data_docs_index(context)
-        resources: list | None = None
-        if only_missing and index.is_file():
-            unrendered = [
-                key
-                for key in context.validation_results_store.list_keys()
-                if not _page(index.parent, "validations", key.to_tuple()).is_file()
-            ]
-            # never empty (GX reads an empty list as "every page"): the suites are always there
-            resources = [*context.expectations_store.list_keys(), *unrendered]
-        context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=resources)
-        return index
-
-
 def run_gate(
     url: str,
     run_id: str,
@@ -696,7 +645,6 @@ def run_gate(
             for validation in checkpoint.validation_definitions:
                 # GX keeps a pooled connection per data source; close it rather than leak it.
                 validation.data_source.get_engine().dispose()
-        docs = _data_docs_index(context)
         rows = _results(outcome, {suite.name: suite for suite in suites}, severities)
         failed = [row for row in rows if not row["success"]]
         _offending_rows(failed)
@@ -709,7 +657,7 @@ def run_gate(
         "started": started,
         "candidate": candidate,
     }
-    _record(url, run, rows, docs, attribution)
+    _record(url, run, rows, attribution)
     blocking = [row for row in failed if row["severity"] == "blocking"]
     return GateResult(
         success=not blocking,
@@ -725,7 +673,6 @@ def run_gate(
             }
             for row in rows
         ],
-        data_docs_index=docs,
         failures=[_failure_line(row) for row in blocking],
         warnings=[_failure_line(row) for row in failed if row["severity"] == "warning"],
         national_failures=[_failure_line(row) for row in attribution.national],

@@ -124,7 +124,7 @@ alter table raw.rejected_rows drop constraint if exists rejected_rows_file_id_fk
 -- (A first release kept the bytes in raw.feed_files.content; database.ensure_tracker_schema
 -- moves them into raw.feed_file_chunks and drops that column, once.)
 
--- One row per quality-gate run: what an auditor lists first (tracker audit, the Data Docs index).
+-- One row per quality-gate run: what an auditor lists first (tracker audit, the quality run pages).
 create table if not exists audit.gate_runs (
     run_id text primary key,
     dag_run_id text,
@@ -135,7 +135,7 @@ create table if not exists audit.gate_runs (
     success boolean not null,
     blocking_failures integer not null,
     warnings integer not null,
-    data_docs_path text
+    data_docs_path text  -- GX Data Docs index of runs before Data Docs were dropped; null since
 );
 
 -- One row per expectation evaluated by a quality gate run; kept forever for auditors. run_date is
