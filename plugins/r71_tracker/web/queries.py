@@ -3,7 +3,7 @@
 Every function takes an open connection (the pages connect as `tracker_auditor`: read only, at
 the database) and returns plain dicts and lists for the templates, or None when what was asked
 for does not exist. The database page reads by index only (marts.stage_history and
-raw.status_reports by database code; the feed line by its file's chunks), so its time does not
+marts.database_reports by database code; the feed line by its file's chunks), so its time does not
 grow with the years of history; `make bench` checks it with EXPLAIN.
 """
 
@@ -153,14 +153,13 @@ def database_page(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
         " where previous_stage is distinct from stage order by status_date",
         (code,),
     )
+    # every report row received, newest first: by index on (database_code, report_date)
     reports = _rows(
         conn,
-        "select s.report_date, s.file_id, s.line_number, f.original_name, f.feed_format,"
-        " f.received_at, s.platform_status, s.data_status, s.record_count,"
-        " s.records_updated_30d, s.consumer_agencies, s.notes from raw.status_reports s"
-        " join raw.feed_files f using (file_id) where s.database_code = %s"
-        " order by s.report_date desc, f.received_at desc, s.file_id desc,"
-        " s.line_number desc limit %s",
+        "select report_date, file_id, line_number, original_name, feed_format, received_at,"
+        " platform_status, data_status, record_count, records_updated_30d, consumer_agencies,"
+        " notes from marts.database_reports where database_code = %s"
+        " order by report_date desc, received_at desc, file_id desc, line_number desc limit %s",
         (code, PAGE_ROWS),
     )
     fields = _rows(
