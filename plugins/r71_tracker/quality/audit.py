@@ -154,21 +154,28 @@ def _wrap(text: str, indent: str, hanging: str | None = None) -> list[str]:
     ) or [indent.rstrip()]
 
 
-def _event_text(event: dict[str, Any], lang: Lang) -> str:
+def _event_lines(event: dict[str, Any], lang: Lang, indent: str) -> list[str]:
+    """An operator's withdraw/restore: who did what to which file, when, then why; the reason
+    goes on lines of its own when the whole does not fit in WIDTH columns."""
     name = shown_path(event["original_name"]) if event["original_name"] else None
     agency = f", {event['agency_code']}" if event["agency_code"] else ""
     reason = relative_paths(str(event["reason"] or ""))
     when = moment(event["acted_at"], lang)
     if lang == "vi":
         action = {"withdraw": "rút", "restore": "khôi phục"}.get(event["action"], event["action"])
-        return (
+        head = (
             f"sự kiện {event['event_id']}: {action} tệp {event['file_id']}"
-            f" ({name or 'không rõ tệp'}{agency}) bởi {event['actor']} lúc {when}: {reason}"
+            f" ({name or 'không rõ tệp'}{agency}) bởi {event['actor']} lúc {when}:"
         )
-    return (
-        f"event {event['event_id']}: {event['action']} file {event['file_id']}"
-        f" ({name or 'unknown file'}{agency}) by {event['actor']} at {when}: {reason}"
-    )
+    else:
+        head = (
+            f"event {event['event_id']}: {event['action']} file {event['file_id']}"
+            f" ({name or 'unknown file'}{agency}) by {event['actor']} at {when}:"
+        )
+    hanging = indent + "    "
+    if len(indent) + len(head) + 1 + len(reason) <= WIDTH:
+        return [f"{indent}{head} {reason}"]
+    return _wrap(head, indent, hanging) + _wrap(reason, hanging)
 
 
 def format_events(events: list[dict[str, Any]], lang: Lang = "en") -> str:
@@ -187,7 +194,7 @@ def format_events(events: list[dict[str, Any]], lang: Lang = "en") -> str:
         )
     ]
     for event in events:
-        lines.extend(_wrap(_event_text(event, lang), "  ", "      "))
+        lines.extend(_event_lines(event, lang, "  "))
     return "\n".join(lines)
 
 
@@ -248,7 +255,7 @@ def format_runs(runs: list[dict[str, Any]], lang: Lang = "en") -> str:
                 )
             )
             for event in run["operator_actions"]:
-                lines += _wrap(_event_text(event, lang), "    ", "        ")
+                lines += _event_lines(event, lang, "    ")
         by_word: dict[str, list[dict[str, Any]]] = {}
         for result in run["results"]:
             by_word.setdefault(result["word"], []).append(result)

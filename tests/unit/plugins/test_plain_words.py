@@ -260,3 +260,26 @@ def test_vietnamese_and_english_numbers_and_dates():
     assert lang_of(" VI") == "vi"
     with pytest.raises(ValueError, match="unknown language"):
         lang_of("fr")
+
+
+def test_operator_events_keep_a_short_reason_whole_and_fit_in_100_columns():
+    from r71_tracker.quality.audit import format_events
+
+    event = {
+        "event_id": 2,
+        "action": "restore",
+        "file_id": 12,
+        "original_name": "MPS_2025-12-16.csv",
+        "agency_code": "MPS",
+        "actor": "liaison.mps",
+        "acted_at": datetime.fromisoformat("2025-12-16T09:00:00+00:00"),
+        "reason": "confirmed by MPS",
+    }
+    long_reason = {**event, "reason": "resent after the export was fixed; " * 6}
+    for lang in ("en", "vi"):
+        text = format_events([event, long_reason], lang)
+        assert max(len(line) for line in text.splitlines()) <= 100
+        assert "confirmed by MPS" in text  # on one line, not split by the wrap
+    assert "khôi phục tệp 12 (MPS_2025-12-16.csv, MPS) bởi liaison.mps lúc 16/12/2025" in (
+        format_events([event], "vi")
+    )
