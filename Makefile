@@ -62,12 +62,13 @@ db-stop: $(STAMP) ## stop the Airflow services, then the embedded PostgreSQL the
 	$(TRACKER) airflow stop
 	$(TRACKER) db stop
 
-bench: $(STAMP) ## benchmarks: ingest vs raw COPY (1M-row file, ~15,000 files, JSON, gzip); dbt daily build vs no-op; quality gate vs hand-written SQL (10M rows); daily DAG run vs Airflow's floor; hostile files (peak RSS, time per MB)
+bench: $(STAMP) ## benchmarks: ingest vs raw COPY (1M-row file, ~15,000 files, JSON, gzip); dbt daily build vs no-op; quality gate vs hand-written SQL (10M rows); daily DAG run vs Airflow's floor; hostile files (peak RSS, time per MB); each page vs its SQL (10 years x 10,000 databases)
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/dbt_bench.py
 	$(BIN)/python bench/gate_bench.py
 	$(BIN)/python bench/daily_run_bench.py
 	$(BIN)/python bench/hostile_bench.py
+	$(BIN)/python bench/page_bench.py
 
 clean: ## stop Airflow's services and PostgreSQL; remove .venv, .local (embedded database) and data/
 	-$(TRACKER) airflow stop 2>/dev/null

@@ -116,21 +116,21 @@ def _label_expr(stages: list[str], lang: str) -> str:
 
 
 def _with_rows(spec: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The specification with its rows as they were read: their dates and decimals are written
+    by `json_value` when the page is rendered (a pass over every value in Python cost the
+    overview more than reading its rows)."""
     chart = json.loads(spec)
-    chart["datasets"] = {"rows": [_jsonable(row) for row in rows]}
+    chart["datasets"] = {"rows": rows}
     return chart
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _json_value(v) for k, v in row.items()}
-
-
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """`default` of json.dumps for a chart's rows: dates as ISO text, decimals as numbers."""
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    raise TypeError(f"{type(value).__name__} in a chart's rows")
 
 
 def overview_charts(data: dict[str, Any], lang: str) -> list[dict[str, Any]]:

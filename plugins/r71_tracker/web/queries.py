@@ -25,6 +25,14 @@ PAGE_ROWS = 500
 # order until the line ends): a line past this is named, not shown.
 LINE_SEARCH_BYTES = 64 * CHUNK_BYTES
 LINE_SHOWN_CHARS = 4096
+# The overview's series: every day while the history spans at most this many days, else one day
+# a week counted back from the latest (always kept: the page's counts are its row), so ten years
+# are 522 points of a chart a few hundred pixels wide, not 3,652 (and 3 MB of page).
+CHART_DAILY_DAYS = 731
+_CHART_DAYS = (
+    "mod((select max(status_date) from {table}) - status_date, case when"
+    " (select max(status_date) - min(status_date) from {table}) > %s then 7 else 1 end) = 0"
+)
 
 
 def _rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[dict[str, Any]]:
@@ -53,18 +61,24 @@ def overview(conn: psycopg.Connection) -> dict[str, Any]:
     summary = _rows(
         conn,
         "select status_date, total_count, centralized_count, in_progress_count,"
-        " not_started_count, unreported_count from marts.stage_summary order by status_date",
+        " not_started_count, unreported_count from marts.stage_summary"
+        f" where {_CHART_DAYS.format(table='marts.stage_summary')} order by status_date",
+        (CHART_DAILY_DAYS,),
     )
     burndown = _rows(
         conn,
         "select status_date, deadline_date, databases_total, databases_not_centralized,"
-        " ideal_not_centralized from marts.deadline_burndown order by status_date",
+        " ideal_not_centralized from marts.deadline_burndown"
+        f" where {_CHART_DAYS.format(table='marts.deadline_burndown')} order by status_date",
+        (CHART_DAILY_DAYS,),
     )
+    # by month: the charts draw one bar a month (the first day of the month stands for it)
     quarantine = _rows(
         conn,
-        "select f.received_at::date as received_on, coalesce(f.agency_code, '?') as agency_code,"
-        " r.reason_code, count(*) as rows_rejected from raw.rejected_rows r"
-        " join raw.feed_files f using (file_id) group by 1, 2, 3 order by 1, 2, 3",
+        "select date_trunc('month', f.received_at)::date as received_on,"
+        " coalesce(f.agency_code, '?') as agency_code, r.reason_code, count(*) as rows_rejected"
+        " from raw.rejected_rows r join raw.feed_files f using (file_id)"
+        " group by 1, 2, 3 order by 1, 2, 3",
     )
     latest_run = _row(
         conn,
