@@ -102,7 +102,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         f" {len(result.warnings)} warning(s) (tracker audit --run {result.run_id})"
     )
     publication = pipeline.publish(candidate, result.run_id)
-    print(f"published {candidate.schema} as marts; dashboard: {publication.dashboard_path}")
+    print(f"published {candidate.schema} as marts; pages: {publication.overview_path}")
     return 0
 
 
@@ -237,10 +237,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"quarantined (raw.rejected_rows / rejected files): {reasons}")
     published = config.published_dir
     print()
-    print(f"dashboard:         {published / 'index.html'}")
+    print(f"pages in Airflow:  {outcome.url.split('/dags/')[0]}/tracker/")
+    print(f"static site:       {published / 'index.html'} (English: index.en.html)")
     print(f"quality gate runs: {published / 'quality_runs' / 'index.html'}")
     print(f"dbt docs site:     {published / 'dbt_docs' / 'index.html'}")
-    print(f"validation report: {published / 'validation_report.html'}")
     print(f"summary:           {published / 'summary.json'}")
     print(f"Airflow run:       {outcome.url}")
     print(f"Airflow run log:   {outcome.log_path}")
@@ -256,10 +256,10 @@ def cmd_docs(args: argparse.Namespace) -> int:
         print("tracker docs: nothing is published yet: run `tracker build` or `tracker run` first")
         return 1
     publication = pipeline.write_outputs(*last)
-    print(f"dashboard:         {publication.dashboard_path}")
+    print(f"static site:       {publication.overview_path}")
     print(f"quality gate runs: {publication.quality_runs_path}")
+    print(f"last run's page:   {publication.quality_run_path}")
     print(f"dbt docs site:     {publication.dbt_docs_path}")
-    print(f"validation report: {publication.validation_report_path}")
     return 0
 
 

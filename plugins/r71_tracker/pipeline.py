@@ -159,10 +159,10 @@ class Publication:
     run_date: str
     summary: dict
     summary_path: str
-    dashboard_path: str
+    overview_path: str  # the static site's overview (Vietnamese; English beside it)
     quality_runs_path: str
+    quality_run_path: str  # the page of the gate run that let this be published
     dbt_docs_path: str
-    validation_report_path: str
 
 
 def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = None) -> Publication:
@@ -181,17 +181,17 @@ def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = Non
 def write_outputs(
     run_id: str, run_date: date, *, locked: bool = False, daily: bool = False
 ) -> Publication:
-    """Write the dashboard, the dbt docs site, the gate's run pages and report and the stage
+    """Write the published static site (the tracker's pages: overview, agencies, databases, every
+    quality run; the same templates as the pages inside Airflow), the dbt docs site and the stage
     summary, all from the published marts and the audit trail.
 
     `daily` (a publication): the dbt docs site is generated again only when the project changed.
     GX Data Docs are not published (README, "Where outputs land"): their assets come from
     public CDNs, so offline they list nothing; a data_docs folder an earlier version published
-    is removed.
+    is removed, and so are the pages an earlier version wrote in place of these.
     """
     from r71_tracker import status, transform
-    from r71_tracker.dashboard import write_dashboard
-    from r71_tracker.quality.report import write_run_reports, write_validation_report
+    from r71_tracker.web.site import run_page, write_site
 
     config = settings()
     url = database.tracker_url(config)
@@ -201,22 +201,21 @@ def write_outputs(
         dbt_docs = transform.generate_docs(
             url, published / "dbt_docs", only_if_project_changed=daily
         )
-        report = write_validation_report(url, run_id, published / "validation_report.html")
-        runs_index = write_run_reports(url, published / "quality_runs")
         shutil.rmtree(published / "data_docs", ignore_errors=True)
+        (published / "validation_report.html").unlink(missing_ok=True)
         summary = status.stage_counts(url, run_date)
         summary_path = published / "summary.json"
         summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        dashboard = write_dashboard(url, run_date, summary, published / "index.html")
+        overview = write_site(url, published)
     return Publication(
         run_id=run_id,
         run_date=run_date.isoformat(),
         summary=summary,
         summary_path=str(summary_path),
-        dashboard_path=str(dashboard),
-        quality_runs_path=str(runs_index),
+        overview_path=str(overview),
+        quality_runs_path=str(published / "quality_runs" / "index.html"),
+        quality_run_path=str(published / run_page(run_id)),
         dbt_docs_path=str(dbt_docs),
-        validation_report_path=str(report),
     )
 
 

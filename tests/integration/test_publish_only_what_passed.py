@@ -19,7 +19,7 @@ from psycopg import sql
 
 from r71_tracker import cli, demo_feeds, publication, transform
 from r71_tracker.feeds import contract
-from r71_tracker.quality.report import page_name
+from r71_tracker.web.site import run_page
 
 pytestmark = pytest.mark.integration
 
@@ -230,8 +230,8 @@ def test_one_agencys_broken_file_holds_that_agency_only(published, capsys):
         (None, "data-platform@example.invalid"),
     ]
     assert broken.name in alerts[0][2] and "2 failing rows" in alerts[0][2]
-    dashboard = (published["root"] / "published" / "index.html").read_text("utf-8")
-    assert "Held agencies" in dashboard and broken.name in dashboard
+    overview = (published["root"] / "published" / "index.en.html").read_text("utf-8")
+    assert "Held agencies" in overview and broken.name in overview
 
     # the next run without new files passes at once: the file was judged once (--full: built
     # and judged again although nothing changed)
@@ -464,4 +464,4 @@ def test_no_gx_data_docs_are_published_and_an_earlier_copy_is_removed(published)
     gate_run = _one(
         url, "select gate_run_id from audit.publications order by publication_id desc limit 1"
     )[0]
-    assert (site / "quality_runs" / page_name(gate_run)).is_file()
+    assert (site / run_page(gate_run)).is_file()

@@ -28,7 +28,7 @@ from r71_tracker.demo_feeds import LATEST_REPORT_DATE, write_demo_feeds
 from r71_tracker.feeds.ingest import ingest_paths
 from r71_tracker.quality.audit import audit_runs, format_runs
 from r71_tracker.quality.gate import GateResult, run_gate
-from r71_tracker.quality.report import page_name, write_run_reports
+from r71_tracker.web.site import run_page, write_site
 
 pytestmark = pytest.mark.integration
 
@@ -432,23 +432,25 @@ def test_tracker_audit_cites_a_json_feed_row_by_its_entry_in_either_language(dem
     )
     assert events.returncode == 0 and "audit.file_events" in events.stdout
     # the run's page cites the same row the same way, and shows no raw JSON
-    write_run_reports(demo_url, tmp_path / "quality_runs")
-    page = (tmp_path / "quality_runs" / page_name(run_id)).read_text("utf-8")
+    write_site(demo_url, tmp_path)
+    page = (tmp_path / run_page(run_id, "en")).read_text("utf-8")
+    page_vi = (tmp_path / run_page(run_id, "vi")).read_text("utf-8")
     assert html.escape(f"{name}, entry {index + 1}: database {code}") in page
     assert "every stage is one of: centralized, in progress, not started" in page
-    assert "mọi giai đoạn đều là một trong: centralized, in progress, not started" in page
-    assert "{&quot;" not in page and "{'type'" not in page and "row_condition" not in page
+    assert "mọi giai đoạn đều là một trong: centralized, in progress, not started" in page_vi
+    for shown in (page, page_vi):
+        assert "{&quot;" not in shown and "{'type'" not in shown and "row_condition" not in shown
 
 
 def test_every_run_keeps_its_page_and_the_index_lists_them_newest_first(demo_url, tmp_path):
     first, _ = _gate(demo_url)
     second, _ = _gate(demo_url)
-    index = write_run_reports(demo_url, tmp_path / "quality_runs")
-    page = index.read_text(encoding="utf-8")
-    assert page.index(page_name(second)) < page.index(page_name(first))
+    write_site(demo_url, tmp_path)
+    page = (tmp_path / "quality_runs" / "index.html").read_text(encoding="utf-8")
+    assert page.index(run_page(second)) < page.index(run_page(first))
     for run_id in (first, second):
-        assert run_id in (tmp_path / "quality_runs" / page_name(run_id)).read_text("utf-8")
-    earlier = (tmp_path / "quality_runs" / page_name(first)).read_text("utf-8")
-    write_run_reports(demo_url, tmp_path / "quality_runs")  # a later publish keeps old pages
-    assert (tmp_path / "quality_runs" / page_name(first)).read_text("utf-8") == earlier
+        assert run_id in (tmp_path / run_page(run_id)).read_text("utf-8")
+    earlier = (tmp_path / run_page(first)).read_text("utf-8")
+    write_site(demo_url, tmp_path)  # a later publish keeps old pages
+    assert (tmp_path / run_page(first)).read_text("utf-8") == earlier
     assert date.fromisoformat("2025-12-15") == LATEST_REPORT_DATE

@@ -14,8 +14,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import altair as alt
-
 from r71_tracker.web.texts import text
 
 # d3-format and d3-time-format have no Vietnamese locale: these are the conventions Vietnamese
@@ -45,6 +43,8 @@ def embed_options(lang: str) -> dict[str, Any]:
 
 @functools.cache
 def _stages_spec(lang: str) -> str:
+    import altair as alt  # here, not at import: every Airflow process loads the plugin
+
     order = list(STAGE_COLOURS)
     chart = (
         alt.Chart(alt.NamedData(name="rows"), title=text("chart_stages", lang))
@@ -73,6 +73,8 @@ def _stages_spec(lang: str) -> str:
 
 @functools.cache
 def _burndown_spec(lang: str) -> str:
+    import altair as alt  # here, not at import: every Airflow process loads the plugin
+
     base = alt.Chart(alt.NamedData(name="rows")).encode(x=alt.X("status_date:T", title=None))
     actual = base.mark_line(color="#b3261e").encode(
         y=alt.Y("databases_not_centralized:Q", title=text("not_centralized", lang)),
@@ -90,11 +92,13 @@ def _burndown_spec(lang: str) -> str:
 
 @functools.cache
 def _quarantine_spec(lang: str, by: str) -> str:
+    import altair as alt  # here, not at import: every Airflow process loads the plugin
+
     chart = (
         alt.Chart(alt.NamedData(name="rows"), title=text(f"chart_quarantine_{by}", lang))
         .mark_bar()
         .encode(
-            x=alt.X("yearmonth(received_on):T", title=None),
+            x=alt.X("yearmonth(received_on):O", title=None),
             y=alt.Y("sum(rows_rejected):Q", title=text("rows_rejected", lang)),
             color=alt.Color(f"{by}:N", title=None, legend=alt.Legend(orient="bottom")),
             tooltip=[

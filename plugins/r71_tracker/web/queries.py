@@ -91,8 +91,16 @@ def overview(conn: psycopg.Connection) -> dict[str, Any]:
         " marts.agency_scorecard order by case traffic_light when 'RED' then 0"
         " when 'YELLOW' then 1 else 2 end, agency_code",
     )
+    duplicated = _rows(
+        conn,
+        "select field_name, finding_vi, finding_en, collecting_database_codes,"
+        " databases_collecting from marts.duplicated_fields"
+        " order by databases_collecting desc, field_name limit %s",
+        (PAGE_ROWS,),
+    )
     return {
         "published": published,
+        "duplicated": duplicated,
         "today": summary[-1] if summary else None,
         "summary": summary,
         "burndown": burndown,

@@ -76,6 +76,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The charts need JavaScript; the figures are in the tables below.",
     ),
     "databases": ("Cơ sở dữ liệu", "Databases"),
+    "duplicated_fields": (
+        "Trường thông tin thu thập trùng lặp",
+        "Information fields collected more than once",
+    ),
+    "duplicated_explained": (
+        "Các trường thông tin mà nhiều cơ sở dữ liệu cùng thu thập (theo từ điển dữ liệu các cơ"
+        " quan gửi), mỗi trường kèm các cơ sở dữ liệu thu thập nó.",
+        "Fields that several databases collect (from the data dictionaries the agencies send),"
+        " each with the databases that collect it.",
+    ),
     "not_centralized": ("Chưa tập trung", "Not centralized"),
     "rows_rejected": ("Dòng bị từ chối", "Rows rejected"),
     "reason_code": ("Lý do", "Reason"),
