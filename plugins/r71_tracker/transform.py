@@ -7,6 +7,7 @@ imported inside the functions: importing it costs seconds and must never happen 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -153,10 +154,16 @@ def build(
     candidate, dbt writes `staging` and `marts` directly (tests, the dbt benchmark) from the live
     `raw.file_states`, always in full. Returns whether the build was full.
 
-    Seeds are reloaded without --full-refresh: the registry CSV columns are a fixed interface, so
-    dbt's truncate-and-insert keeps the tables (and the views depending on them) in place. The
+    Seeds are reloaded without --full-refresh: dbt's truncate-and-insert keeps the tables (and the
+    views depending on them) in place. A seed whose CSV columns are no longer its table's (a
+    release added a column to a rules seed) is first reloaded alone with --full-refresh, which
+    drops the views on it; the build creates them again. The
     freshness limit goes along so the agency lateness mart and the quality gate judge alike.
     """
+    reshaped = seeds_with_other_columns(url)
+    if reshaped:  # a release added or renamed a rule's column: truncate-and-insert cannot load it
+        args = ["seed", "--full-refresh", "--select", *reshaped, "--vars", json.dumps(dbt_vars())]
+        run_dbt(args, url, run_date=run_date)
     if candidate is None:
         run_dbt(["build", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
         return True
@@ -176,6 +183,27 @@ def build(
     if full:
         (target_dir / _FULL_BUILD_STAMP).write_text(project, encoding="utf-8")
     return full
+
+
+def seeds_with_other_columns(url: str) -> list[str]:
+    """The seeds whose CSV header differs from the columns of their table in this database (a
+    seed not loaded yet is not listed: dbt creates it)."""
+    reshaped = []
+    with psycopg.connect(url) as conn:
+        for path in sorted(settings().seeds_dir.glob("*.csv")):
+            with path.open(encoding="utf-8", newline="") as seed:
+                header = next(csv.reader(seed), [])
+            columns = [
+                row[0]
+                for row in conn.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'staging' and table_name = %s order by ordinal_position",
+                    (path.stem,),
+                )
+            ]
+            if columns and columns != header:
+                reshaped.append(path.stem)
+    return reshaped
 
 
 _FULL_BUILD_STAMP = "full-build-project.sha256"

@@ -526,3 +526,19 @@ def test_source_freshness_warns_after_two_days_and_errors_after_seven(
             with psycopg.connect(built_url) as conn:
                 conn.execute("delete from raw.feed_files where file_id = %s", (file_id,))
     assert late["feed_files"]["status"] == "warn"
+
+
+def test_a_rules_seed_given_a_new_column_by_a_release_loads_on_the_next_build(
+    built_url: str, tmp_path
+) -> None:
+    """dbt reloads a seed by truncate-and-insert, which fails when a release adds a column to
+    its CSV (scorecard_rules gained reason_vi/reason_en): the build reloads such a seed alone
+    with --full-refresh first, so an upgraded deployment keeps building."""
+    with psycopg.connect(built_url, autocommit=True) as conn:
+        conn.execute("alter table staging.scorecard_rules drop column reason_en cascade")
+    assert transform.seeds_with_other_columns(built_url) == ["scorecard_rules"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKER_LOCAL_DIR", str(tmp_path / "local"))
+        transform.build(built_url, RUN_DATE)
+    assert transform.seeds_with_other_columns(built_url) == []
+    assert _rows(built_url, "select count(*) as n from marts.agency_scorecard")[0]["n"] > 0
