@@ -167,7 +167,7 @@ def test_correct_blocks_a_row_that_updated_more_records_than_it_holds(demo_url):
     assert failure["unexpected_count"] == 1
     [row] = failure["unexpected_rows"]
     assert (row["file_name"], row["line_number"], row["agency_code"]) == (name, 9001, "MOJ")
-    assert f"{name} line 9001" in result.failures[0]
+    assert f"{name}, line 9001" in result.failures[0]
 
 
 def test_correct_blocks_a_row_naming_a_database_outside_the_registry_file(demo_url):

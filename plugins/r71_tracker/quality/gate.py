@@ -39,6 +39,7 @@ from psycopg.types.json import Jsonb
 
 from r71_tracker import database
 from r71_tracker.config import settings
+from r71_tracker.quality import plain_words
 from r71_tracker.quality.holds import Attribution, HeldFile, attribute
 from r71_tracker.registry import load_registry
 
@@ -335,41 +336,24 @@ def _observed(result: ExpectationValidationResult) -> Any:
     )
 
 
-def _describe(expectation_type: str, kwargs: dict[str, Any]) -> str:
-    hidden = ("batch_id", "value_set", "unexpected_rows_query", "row_condition", "registry_dir")
-    shown = {key: value for key, value in kwargs.items() if key not in hidden}
-    if "value_set" in kwargs:
-        values = kwargs["value_set"]
-        shown["value_set"] = values if len(values) <= 4 else f"<{len(values)} values>"
-    if "registry_sha256" in kwargs:
-        shown["registry_sha256"] = str(kwargs["registry_sha256"])[:12]
-    if kwargs.get("row_condition"):
-        shown["where"] = kwargs["row_condition"]
-    arguments = ", ".join(f"{key}={value}" for key, value in shown.items())
-    return f"{expectation_type}({arguments})"
-
-
 def _failure_line(row: dict[str, Any]) -> str:
-    """One line: the word, the suite, the expectation, what was observed, the first feed rows."""
-    observed = row["observed_value"]
-    described = _describe(row["expectation_type"], row["expectation_kwargs"])
+    """One line in plain words (English, as the task log and the alerts write): the word, the
+    suite, what the check asks, what it found against its bar, the first feed rows behind it."""
+    kwargs = row["expectation_kwargs"] or {}
+    described = plain_words.describe(row["expectation_type"], kwargs, "en")
     where = f"{row['word']} ({row['severity']}) {row['suite_name']}: {described}"
-    if isinstance(observed, dict) and "error" in observed:
-        return f"{where}: could not be evaluated: {observed['error']}"
-    if isinstance(observed, dict) and "element_count" in observed:
-        observed = f"{observed['unexpected_count']} unexpected of {observed['element_count']}"
+    found = plain_words.observed(row["expectation_type"], kwargs, row["observed_value"], "en")
     rows = [_row_reference(sample) for sample in row["unexpected_rows"][:_MAX_SAMPLE_IN_MESSAGE]]
-    shown = f"; rows: {', '.join(rows)}" if rows else ""
+    shown = f"; rows: {'; '.join(rows)}" if rows else ""
     because = f" (national: {row['national_because']})" if row.get("national_because") else ""
-    return f"{where}: observed {observed}{shown}{because}"
+    return f"{where}: {found}{shown}{because}"
 
 
 def _row_reference(sample: dict[str, Any]) -> str:
-    """How a message points at an offending row: its feed file and line, else its key."""
-    if sample.get("file_name") and sample.get("line_number") is not None:
-        return f"{sample['file_name']} line {sample['line_number']}"
-    if sample.get("file_name"):
-        return str(sample["file_name"])
+    """How a message points at an offending row: its feed file and line (or entry), else its key."""
+    place = plain_words.place(sample, "en")
+    if place:
+        return place
     keys = ("database_code", "agency_code", "status_date")
     return " ".join(str(sample[key]) for key in keys if sample.get(key) is not None) or "?"
 

@@ -24,10 +24,10 @@ from psycopg_pool import ConnectionPool
 
 from r71_tracker import database
 from r71_tracker.config import settings
+from r71_tracker.i18n import LANGS, Lang
 from r71_tracker.web import pages
 from r71_tracker.web.links import PAGES_PREFIX
 from r71_tracker.web.render import STATIC, Links
-from r71_tracker.web.texts import LANGUAGES
 
 PREFIX = PAGES_PREFIX
 READER_ROLE = "tracker_auditor"
@@ -53,15 +53,17 @@ def reader(url: str | None = None) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def choose_language(request: Request) -> str:
+def choose_language(request: Request) -> Lang:
     """?lang=vi|en, else the browser's first preference among ours, else Vietnamese."""
     asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
-        return asked
+    for lang in LANGS:
+        if asked == lang:
+            return lang
     for part in request.headers.get("accept-language", "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
+        for lang in LANGS:
+            if code == lang:
+                return lang
     return "vi"
 
 

@@ -43,15 +43,6 @@ def database(conn: psycopg.Connection, lang: Lang, links: Links, code: str) -> P
     data = queries.database_page(conn, code)
     if data is None:
         return _not_found(lang, links, "database")
-    for report in data["reports"]:
-        report["cited"] = plain_words.place(
-            {
-                "file_name": report["original_name"],
-                "line_number": report["line_number"],
-                "feed_format": report["feed_format"],
-            },
-            lang,
-        )
     return 200, render("database.html", lang, links, **data)
 
 

@@ -18,9 +18,9 @@ import jinja2
 from markupsafe import Markup
 
 from r71_tracker import i18n
-from r71_tracker.i18n import Lang
+from r71_tracker.i18n import LANGS, Lang
 from r71_tracker.web.charts import embed_options, json_value
-from r71_tracker.web.texts import LANGUAGES, light, text
+from r71_tracker.web.texts import light, text
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -153,7 +153,15 @@ def static_file(name: str, lang: str) -> str:
     return f"{name}.html" if lang == "vi" else f"{name}.en.html"
 
 
-def _environment() -> jinja2.Environment:
+def _field(row: Any, name: str) -> Any:
+    """A field of a listed row (a named tuple) or of a single row (a dict)."""
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def _environment(lang: Lang) -> jinja2.Environment:
+    """One environment per language: its words and formats are filters bound to the language,
+    so `{{ "overview"|t }}` is folded to its text when the template compiles, and a value's
+    `|num`, `|day` or `|moment` is a direct call (a page lists hundreds of rows)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -161,31 +169,37 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env
-
-
-_ENV = _environment()
-
-
-def render(template: str, lang: Lang, links: Links, **context: Any) -> str:
-    """A page in `lang`: its texts, numbers and dates the way that language's readers write them."""
-
-    def chart_json(spec: dict[str, Any]) -> Markup:
-        # inside <script type="application/json">: no "<" may open or close an element
-        text = json.dumps(spec, ensure_ascii=False, default=json_value)
-        return Markup(text.replace("<", "\\u003c"))
-
-    return _ENV.get_template(template).render(
-        lang=lang,
-        languages=LANGUAGES,
-        links=links,
+    env.filters.update(
         t=lambda key, **values: text(key, lang, **values),
+        stage=lambda name: text(f"stage_{name}", lang) if name else "",
         num=lambda value: "" if value is None else number(value, lang),
         day=lambda value: day(value, lang),
         moment=lambda value: "" if value is None else moment(value, lang),
         light=lambda name: light(name, lang),
-        pick=lambda row, key: row.get(f"{key}_{lang}") or row.get(f"{key}_en") or "",
-        chart_json=chart_json,
-        embed_options=chart_json(embed_options(lang)),
-        **context,
+        pick=lambda row, key: _field(row, f"{key}_{lang}") or _field(row, f"{key}_en") or "",
+    )
+    env.globals.update(lang=lang, languages=LANGS)
+    return env
+
+
+_ENVIRONMENTS = {lang: _environment(lang) for lang in LANGS}
+
+
+def _chart_json(spec: dict[str, Any]) -> Markup:
+    # inside <script type="application/json">: no "<" may open or close an element
+    text = json.dumps(spec, ensure_ascii=False, default=json_value)
+    return Markup(text.replace("<", "\\u003c"))
+
+
+def render(template: str, lang: Lang, links: Links, **context: Any) -> str:
+    """A page in `lang`: its texts, numbers and dates the way that language's readers write them."""
+    return (
+        _ENVIRONMENTS[lang]
+        .get_template(template)
+        .render(
+            links=links,
+            chart_json=_chart_json,
+            embed_options=_chart_json(embed_options(lang)),
+            **context,
+        )
     )

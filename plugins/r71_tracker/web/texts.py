@@ -3,8 +3,6 @@ is a test failure, not a blank on a page)."""
 
 from __future__ import annotations
 
-LANGUAGES = ("vi", "en")
-
 TEXTS: dict[str, tuple[str, str]] = {
     # navigation and frame
     "tracker": ("Theo dõi Nghị quyết 71/NQ-CP", "Resolution 71 tracker"),
