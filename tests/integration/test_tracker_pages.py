@@ -9,6 +9,7 @@ mounts it under /tracker); tests/browser opens them inside a running Airflow in 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -24,6 +25,7 @@ from r71_tracker import pipeline
 from r71_tracker.demo_feeds import LATEST_REPORT_DATE, write_demo_feeds
 from r71_tracker.feeds.ingest import ingest_paths
 from r71_tracker.web import app as web_app
+from r71_tracker.web.render import file_safe
 from r71_tracker.web.site import run_page, write_site
 from r71_tracker.web.texts import TEXTS
 
@@ -79,6 +81,21 @@ def _by_id(page: str, element_id: str) -> str:
     return re.sub(r"<[^>]+>", "", found.group(1)).strip()
 
 
+def _table(page: str, name: str) -> list[dict]:
+    """The rows a page carries for one of its tables (static/tables.js draws them)."""
+    found = re.search(
+        rf'<script type="application/json" id="rows-{name}">(.*?)</script>', page, re.S
+    )
+    assert found, name
+    return json.loads(found.group(1))
+
+
+def _links(page: str) -> dict:
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S)
+    assert found
+    return json.loads(found.group(1))["links"]
+
+
 def _one(url: str, query: str, params: tuple = ()) -> tuple:
     with psycopg.connect(url) as conn:
         row = conn.execute(query, params).fetchone()
@@ -120,8 +137,9 @@ def test_agency_page_shows_its_light_why_databases_and_files(published):
     page = _get(published, "/agencies/MOJ?lang=en")
     assert _by_id(page, "light") == light
     assert reason and _by_id(page, "light-reason") == reason
-    assert "/tracker/databases/MOJ-CIVIL-STATUS?lang=en" in page
-    assert "moj_notes_2025-12-15.csv" in page
+    assert "MOJ-CIVIL-STATUS" in {row["database_code"] for row in _table(page, "databases")}
+    assert _links(page)["database"] == "/tracker/databases/{}?lang=en"
+    assert "moj_notes_2025-12-15.csv" in {row["original_name"] for row in _table(page, "files")}
     _get(published, "/agencies/NOPE", status=404)
 
 
@@ -138,9 +156,11 @@ def test_database_page_drills_down_to_the_line_as_received(published):
     # the effective report is the hostile-notes file's line 2, quoted verbatim (escaped)
     line = (published["feeds"] / "moj_notes_2025-12-15.csv").read_text("utf-8").splitlines()[1]
     assert _unescape(_by_id(page, "evidence-line")) == line
-    link = re.search(r'href="(/tracker/files/\d+/lines/2\?lang=en)"', page)
-    assert link, "the report row links to its feed line"
-    feed_line = _get(published, link.group(1).removeprefix("/tracker"))
+    latest = _table(page, "reports")[0]
+    assert (latest["original_name"], latest["line_number"]) == ("moj_notes_2025-12-15.csv", 2)
+    link = _links(page)["feed_line"]
+    assert link == "/tracker/files/{}/lines/{}?lang=en"
+    feed_line = _get(published, f"/files/{latest['file_id']}/lines/2?lang=en")
     assert _unescape(_by_id(feed_line, "feed-line")) == line
     _get(published, "/databases/NOPE", status=404)
 
@@ -150,7 +170,8 @@ def test_notes_cannot_inject_markup(published):
         page = _get(published, path)
         assert "<script>alert" not in page and "<img src=x" not in page
     page = _get(published, "/databases/MOJ-LEGAL-AID?lang=vi")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert HOSTILE_NOTES in {row["notes"] for row in _table(page, "reports")}
+    assert "\\u003cscript>alert(1)\\u003c/script>" in page  # inside JSON, drawn as text
 
 
 def test_quality_run_page_is_in_plain_words_and_lists_every_run(published):
@@ -162,7 +183,8 @@ def test_quality_run_page_is_in_plain_words_and_lists_every_run(published):
     assert "row_condition" not in page and "{&#39;" not in page and "'type'" not in page
     assert "/work/" not in page and str(Path.cwd()) not in page
     runs = _get(published, "/quality-runs?lang=en")
-    assert f"/tracker/quality-runs/{run_id}?lang=en" in runs
+    assert run_id in [row["run_id"] for row in _table(runs, "runs")]
+    assert _links(runs)["quality_run"] == "/tracker/quality-runs/{}?lang=en"
     _get(published, "/quality-runs/no-such-run", status=404)
 
 
@@ -218,6 +240,19 @@ def test_static_site_from_the_same_templates_links_only_files_it_wrote(published
                 continue
             assert not re.match(r"^[a-z]+:", target), (page, target)  # nothing off the host
             assert (page.parent / target.split("#")[0]).resolve().is_file(), (page, target)
+    # the links static/tables.js draws from the rows: files the site wrote
+    database_page = (site / "databases" / "MOJ-LEGAL-AID.en.html").read_text("utf-8")
+    links = _links(database_page)
+    assert links["encode"] == "file" and links["feed_line"] is None
+    assert _table(database_page, "reports")
+    agency_page = (site / "agencies" / "MOJ.en.html").read_text("utf-8")
+    for row in _table(agency_page, "databases"):
+        target = _links(agency_page)["database"].format(row["database_code"])
+        assert (site / "agencies" / target).resolve().is_file(), target
+    runs_page = (site / "quality_runs" / "index.html").read_text("utf-8")
+    for row in _table(runs_page, "runs"):
+        target = _links(runs_page)["quality_run"].format(file_safe(row["run_id"]))
+        assert (site / "quality_runs" / target).resolve().is_file(), target
 
 
 def _unescape(text: str) -> str:

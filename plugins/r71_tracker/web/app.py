@@ -32,13 +32,14 @@ from r71_tracker.web.render import STATIC, Links
 PREFIX = PAGES_PREFIX
 READER_ROLE = "tracker_auditor"
 # The pages' static files: the project's own and the chart bundle of the pinned vl-convert-python.
-ASSETS = ("tracker.css", "charts.js", "vega-bundle.js")
+ASSETS = ("tracker.css", "tables.js", "charts.js", "vega-bundle.js")
 
 
 @functools.cache
 def _pool(url: str) -> ConnectionPool:
     def as_reader(conn: psycopg.Connection) -> None:
         conn.execute(f"set role {READER_ROLE}")
+        conn.execute("set timezone = 'UTC'")  # the pages write times in UTC, as the audit does
         conn.execute("set default_transaction_read_only = on")
         conn.commit()
 

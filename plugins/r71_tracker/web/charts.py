@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from r71_tracker.web.texts import text
@@ -66,6 +64,7 @@ def _stages_spec(lang: str) -> str:
                 alt.Tooltip("databases:Q", title=text("databases", lang)),
             ],
         )
+        .transform_calculate(stage_label=_stage_label_expr(order, lang, "datum.stage"))
         .properties(width="container", height=220)
     )
     return json.dumps(chart.to_dict())
@@ -113,52 +112,37 @@ def _quarantine_spec(lang: str, by: str) -> str:
 
 
 def _label_expr(stages: list[str], lang: str) -> str:
+    return _stage_label_expr(stages, lang, "datum.label")
+
+
+def _stage_label_expr(stages: list[str], lang: str, field: str) -> str:
+    """A Vega expression naming a stage in the reader's language."""
     cases = " : ".join(
-        f"datum.label === '{stage}' ? '{text('stage_' + stage, lang)}'" for stage in stages
+        f"{field} === '{stage}' ? '{text('stage_' + stage, lang)}'" for stage in stages
     )
-    return f"{cases} : datum.label"
+    return f"{cases} : {field}"
 
 
-def _with_rows(spec: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The specification with its rows as they were read: their dates and decimals are written
-    by `json_value` when the page is rendered (a pass over every value in Python cost the
-    overview more than reading its rows)."""
-    chart = json.loads(spec)
-    chart["datasets"] = {"rows": rows}
-    return chart
+def _with_rows(spec: str, rows: str) -> str:
+    """The specification (JSON) with its rows (JSON, as PostgreSQL wrote them) as its dataset."""
+    return spec[:-1] + ', "datasets": {"rows": ' + rows + "}}"
 
 
-def json_value(value: Any) -> Any:
-    """`default` of json.dumps for a chart's rows: dates as ISO text, decimals as numbers."""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} in a chart's rows")
-
-
-def overview_charts(data: dict[str, Any], lang: str) -> list[dict[str, Any]]:
-    """The overview's four charts (specification with its rows attached), in page order."""
-    stage_rows = [
-        {
-            "status_date": day["status_date"],
-            "stage": stage,
-            "stage_order": index,
-            "stage_label": text(f"stage_{stage}", lang),
-            "databases": day[f"{stage}_count"],
-        }
-        for day in data["summary"]
-        for index, stage in enumerate(STAGE_COLOURS)
-    ]
+def overview_charts(series: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The overview's four charts, in page order: each one's id and its specification (JSON text)
+    with its rows attached."""
     return [
-        {"id": "chart-stages", "spec": _with_rows(_stages_spec(lang), stage_rows)},
-        {"id": "chart-burndown", "spec": _with_rows(_burndown_spec(lang), data["burndown"])},
+        {"id": "chart-stages", "spec": _with_rows(_stages_spec(lang), series["stages"].json)},
+        {
+            "id": "chart-burndown",
+            "spec": _with_rows(_burndown_spec(lang), series["burndown"].json),
+        },
         {
             "id": "chart-quarantine-reason",
-            "spec": _with_rows(_quarantine_spec(lang, "reason_code"), data["quarantine"]),
+            "spec": _with_rows(_quarantine_spec(lang, "reason_code"), series["reason_code"].json),
         },
         {
             "id": "chart-quarantine-agency",
-            "spec": _with_rows(_quarantine_spec(lang, "agency_code"), data["quarantine"]),
+            "spec": _with_rows(_quarantine_spec(lang, "agency_code"), series["agency_code"].json),
         },
     ]

@@ -28,22 +28,25 @@ def _not_found(lang: Lang, links: Links, what: str) -> Page:
 
 def overview(conn: psycopg.Connection, lang: Lang, links: Links) -> Page:
     data = queries.overview(conn)
-    charts = overview_charts(data, lang) if data["summary"] else []
-    return 200, render("overview.html", lang, links, charts=charts, **data)
+    charts = overview_charts(data.pop("series"), lang) if data["today"] else []
+    tables = {"duplicated": data.pop("duplicated")}
+    return 200, render("overview.html", lang, links, charts=charts, tables=tables, **data)
 
 
 def agency(conn: psycopg.Connection, lang: Lang, links: Links, code: str) -> Page:
     data = queries.agency(conn, code)
     if data is None:
         return _not_found(lang, links, "agency")
-    return 200, render("agency.html", lang, links, **data)
+    tables = {"databases": data["databases"], "files": data["files"]}
+    return 200, render("agency.html", lang, links, tables=tables, **data)
 
 
 def database(conn: psycopg.Connection, lang: Lang, links: Links, code: str) -> Page:
     data = queries.database_page(conn, code)
     if data is None:
         return _not_found(lang, links, "database")
-    return 200, render("database.html", lang, links, **data)
+    tables = {name: data[name] for name in ("timeline", "reports", "fields")}
+    return 200, render("database.html", lang, links, tables=tables, **data)
 
 
 def feed_line(
@@ -59,7 +62,8 @@ def feed_line(
 
 
 def quality_runs(conn: psycopg.Connection, lang: Lang, links: Links) -> Page:
-    return 200, render("quality_runs.html", lang, links, runs=queries.quality_runs(conn))
+    tables = {"runs": queries.quality_runs(conn)}
+    return 200, render("quality_runs.html", lang, links, tables=tables)
 
 
 def quality_run(conn: psycopg.Connection, lang: Lang, links: Links, run_id: str) -> Page:

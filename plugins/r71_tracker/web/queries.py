@@ -13,7 +13,6 @@ import gzip
 from typing import Any, NamedTuple
 
 import psycopg
-from psycopg.rows import namedtuple_row
 
 from r71_tracker import database, publication
 from r71_tracker.feeds.chunks import CHUNK_BYTES
@@ -40,11 +39,25 @@ def _rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[dict
     return database.dict_rows(conn.execute(query, params))
 
 
-def _listed(conn: psycopg.Connection, query: str, params: Any = None) -> list[NamedTuple]:
-    """Rows a page lists, as named tuples: a template reads their fields as attributes directly
-    (a dict's keys cost a failed attribute lookup each in Jinja), hundreds of rows a page."""
-    with conn.cursor(row_factory=namedtuple_row) as cursor:
-        return cursor.execute(query, params).fetchall()
+class Table(NamedTuple):
+    """Rows a page lists, as the JSON PostgreSQL writes (an array of objects keyed by column:
+    dates as 2025-12-15, times in UTC as 2025-12-15T04:00:00+00:00), and how many there are.
+
+    The page carries them as they are and the browser draws the table (static/tables.js):
+    formatting hundreds of rows in Python and Jinja cost several times the query that read them.
+    """
+
+    json: str
+    length: int
+
+
+def _listed(conn: psycopg.Connection, query: str, params: Any = None) -> Table:
+    row = conn.execute(
+        f"select coalesce(json_agg(listed), '[]')::text, count(*) from ({query}) as listed",
+        params,
+    ).fetchone()
+    assert row is not None  # an aggregate always returns its row
+    return Table(row[0], row[1])
 
 
 def _row(conn: psycopg.Connection, query: str, params: Any = None) -> dict[str, Any] | None:
@@ -66,34 +79,46 @@ def overview(conn: psycopg.Connection) -> dict[str, Any]:
     """The published date's stage counts, the series behind the charts, the last run's verdict
     and the held agencies."""
     published = publication_state(conn)
-    summary = _rows(
+    today = _row(
         conn,
         "select status_date, total_count, centralized_count, in_progress_count,"
         " not_started_count, unreported_count from marts.stage_summary"
-        f" where {_CHART_DAYS.format(table='marts.stage_summary')} order by status_date",
+        " order by status_date desc limit 1",
+    )
+    # the charts' series, long form (one row per day and stage), as the charts' JSON
+    stages = _listed(
+        conn,
+        "select s.status_date, v.stage, v.stage_order, v.databases from marts.stage_summary s"
+        " cross join lateral (values ('centralized', 0, s.centralized_count),"
+        " ('in_progress', 1, s.in_progress_count), ('not_started', 2, s.not_started_count))"
+        " as v (stage, stage_order, databases)"
+        f" where {_CHART_DAYS.format(table='marts.stage_summary')}"
+        " order by s.status_date, v.stage_order",
         (CHART_DAILY_DAYS,),
     )
-    burndown = _rows(
+    burndown = _listed(
         conn,
-        "select status_date, deadline_date, databases_total, databases_not_centralized,"
-        " ideal_not_centralized from marts.deadline_burndown"
+        "select status_date, databases_not_centralized, ideal_not_centralized"
+        " from marts.deadline_burndown"
         f" where {_CHART_DAYS.format(table='marts.deadline_burndown')} order by status_date",
         (CHART_DAILY_DAYS,),
     )
     # by month: the charts draw one bar a month (the first day of the month stands for it)
-    quarantine = _rows(
-        conn,
-        "select date_trunc('month', f.received_at)::date as received_on,"
-        " coalesce(f.agency_code, '?') as agency_code, r.reason_code, count(*) as rows_rejected"
-        " from raw.rejected_rows r join raw.feed_files f using (file_id)"
-        " group by 1, 2, 3 order by 1, 2, 3",
+    quarantine_rows = (
+        "select date_trunc('month', f.received_at)::date as received_on, {key},"
+        " count(*) as rows_rejected from raw.rejected_rows r join raw.feed_files f"
+        " using (file_id) group by 1, 2 order by 1, 2"
+    )
+    by_reason = _listed(conn, quarantine_rows.format(key="r.reason_code"))
+    by_agency = _listed(
+        conn, quarantine_rows.format(key="coalesce(f.agency_code, '?') as agency_code")
     )
     latest_run = _row(
         conn,
         "select run_id, dag_run_id, run_date, success, blocking_failures, national_failures,"
         " warnings, finished_at from audit.gate_runs order by finished_at desc limit 1",
     )
-    lights = _listed(
+    lights = _rows(
         conn,
         "select agency_code, agency_name_vi, agency_name_en, traffic_light from"
         " marts.agency_scorecard order by case traffic_light when 'RED' then 0"
@@ -109,10 +134,13 @@ def overview(conn: psycopg.Connection) -> dict[str, Any]:
     return {
         "published": published,
         "duplicated": duplicated,
-        "today": summary[-1] if summary else None,
-        "summary": summary,
-        "burndown": burndown,
-        "quarantine": quarantine,
+        "today": today,
+        "series": {
+            "stages": stages,
+            "burndown": burndown,
+            "reason_code": by_reason,
+            "agency_code": by_agency,
+        },
         "latest_run": latest_run,
         "held": publication.held_agencies(conn),
         "lights": lights,
@@ -130,10 +158,11 @@ def agency(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
         "select c.database_code, c.database_name_vi, c.database_name_en, c.stage as"
         " reported_stage, v.verified_stage, v.downgrade_reason_vi, v.downgrade_reason_en,"
         " c.effective_report_date, c.evidence_file_id, c.evidence_line_number,"
-        " c.evidence_file_name, r.risk_reason_vi, r.risk_reason_en, r.deadline_date,"
-        " r.days_left from marts.database_current_status c"
+        " c.evidence_file_name, f.feed_format as evidence_feed_format, r.risk_reason_vi,"
+        " r.risk_reason_en, r.deadline_date, r.days_left from marts.database_current_status c"
         " left join marts.database_verified_stage v using (database_code)"
         " left join marts.database_deadline_risk r using (database_code)"
+        " left join raw.feed_files f on f.file_id = c.evidence_file_id"
         " where c.owner_agency_code = %s order by c.database_code",
         (code,),
     )
@@ -154,7 +183,7 @@ def agency(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
         "card": card,
         "databases": databases,
         "files": files,
-        "files_capped": len(files) == PAGE_ROWS,
+        "files_capped": files.length == PAGE_ROWS,
         "freshness": freshness,
         "held": held[0] if held else None,
     }
@@ -177,10 +206,12 @@ def database_page(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
     # the days its stage changed: by index on (database_code, status_date)
     timeline = _listed(
         conn,
-        "select status_date, stage, is_unreported, effective_report_date, evidence_file_id,"
-        " evidence_line_number from (select *, lag(stage) over (order by status_date) as"
-        " previous_stage from marts.stage_history where database_code = %s) moves"
-        " where previous_stage is distinct from stage order by status_date",
+        "select m.status_date, m.stage, m.is_unreported, m.effective_report_date,"
+        " m.evidence_file_id, m.evidence_line_number, f.feed_format as evidence_feed_format"
+        " from (select *, lag(stage) over (order by status_date) as previous_stage"
+        " from marts.stage_history where database_code = %s) m"
+        " left join raw.feed_files f on f.file_id = m.evidence_file_id"
+        " where m.previous_stage is distinct from m.stage order by m.status_date",
         (code,),
     )
     # every report row received, newest first: by index on (database_code, report_date)
@@ -206,7 +237,7 @@ def database_page(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
         "current": current,
         "timeline": timeline,
         "reports": reports,
-        "reports_capped": len(reports) == PAGE_ROWS,
+        "reports_capped": reports.length == PAGE_ROWS,
         "fields": fields,
         "evidence": evidence,
     }
@@ -266,7 +297,7 @@ def _csv_line(conn: psycopg.Connection, sha256: str, line_number: int) -> str | 
     return None
 
 
-def quality_runs(conn: psycopg.Connection) -> list[NamedTuple]:
+def quality_runs(conn: psycopg.Connection) -> Table:
     """Every gate run, newest first, with whether it was published."""
     return _listed(
         conn,
@@ -297,14 +328,14 @@ def quality_run(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
         " from audit.expectation_results where run_id = %s order by result_id",
         (run["run_id"],),
     )
-    held = _listed(
+    held = _rows(
         conn,
         "select v.file_id, f.original_name, v.agency_code, v.rule, v.reason, v.failing_rows"
         " from audit.file_verdicts v join raw.feed_files f using (file_id)"
         " where v.gate_run_id = %s and v.verdict = 'held' order by v.file_id",
         (run["run_id"],),
     )
-    events = _listed(
+    events = _rows(
         conn,
         "select e.event_id, e.file_id, f.original_name, e.action, e.actor, e.reason,"
         " e.acted_at from audit.file_events e join raw.feed_files f using (file_id)"

@@ -7,6 +7,7 @@ relative files, one file per page and language). `Links` is the only difference 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, date, datetime
@@ -19,8 +20,8 @@ from markupsafe import Markup
 
 from r71_tracker import i18n
 from r71_tracker.i18n import LANGS, Lang
-from r71_tracker.web.charts import embed_options, json_value
-from r71_tracker.web.texts import light, text
+from r71_tracker.web.charts import embed_options
+from r71_tracker.web.texts import TEXTS, light, text
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -95,6 +96,18 @@ class Links:
     def dbt_docs(self) -> str:
         return f"{self.prefix}/dbt-docs/"
 
+    def patterns(self) -> dict[str, Any]:
+        """The links static/tables.js builds for the rows it draws: each "{}" is one value,
+        encoded as `encode` says (a URL's path segment, or a static file's name)."""
+        pattern = "{}"
+        return {
+            "encode": "uri",
+            "agency": self.agency(pattern).replace("%7B%7D", pattern),
+            "database": self.database(pattern).replace("%7B%7D", pattern),
+            "quality_run": self.quality_run(pattern).replace("%7B%7D", pattern),
+            "feed_line": f"{self.prefix}/files/{pattern}/lines/{pattern}?{self._lang_query}",
+        }
+
     def asset(self, name: str) -> str:
         return f"{self.prefix}/static/{name}"
 
@@ -132,6 +145,16 @@ class StaticLinks(Links):
 
     def feed_line(self, file_id: int, line_number: int) -> str | None:
         return None  # the static site has no page per feed line: the database page quotes it
+
+    def patterns(self) -> dict[str, Any]:
+        pattern = "{}"
+        return {
+            "encode": "file",
+            "agency": self._file(f"agencies/{pattern}"),
+            "database": self._file(f"databases/{pattern}"),
+            "quality_run": self._file(f"quality_runs/{pattern}"),
+            "feed_line": None,
+        }
 
     def dbt_docs(self) -> str:
         return f"{self._up}dbt_docs/index.html"
@@ -185,10 +208,22 @@ def _environment(lang: Lang) -> jinja2.Environment:
 _ENVIRONMENTS = {lang: _environment(lang) for lang in LANGS}
 
 
-def _chart_json(spec: dict[str, Any]) -> Markup:
-    # inside <script type="application/json">: no "<" may open or close an element
-    text = json.dumps(spec, ensure_ascii=False, default=json_value)
+def _script_json(text: str) -> Markup:
+    """JSON text inside <script type="application/json">: no "<" may open or close an element
+    (a feed's notes travel in a table's rows)."""
     return Markup(text.replace("<", "\\u003c"))
+
+
+@functools.cache
+def _texts_json(lang: Lang) -> str:
+    return json.dumps({key: text(key, lang) for key in TEXTS}, ensure_ascii=False)
+
+
+def page_data(lang: Lang, links: Links) -> str:
+    """What static/tables.js needs to draw a page's tables: its language, every text in it, and
+    the links of the rows."""
+    links_json = json.dumps(links.patterns(), ensure_ascii=False)
+    return f'{{"lang": "{lang}", "links": {links_json}, "texts": {_texts_json(lang)}}}'
 
 
 def render(template: str, lang: Lang, links: Links, **context: Any) -> str:
@@ -198,8 +233,10 @@ def render(template: str, lang: Lang, links: Links, **context: Any) -> str:
         .get_template(template)
         .render(
             links=links,
-            chart_json=_chart_json,
-            embed_options=_chart_json(embed_options(lang)),
+            tables=context.pop("tables", {}),
+            script_json=_script_json,
+            embed_options=_script_json(json.dumps(embed_options(lang), ensure_ascii=False)),
+            page_data=_script_json(page_data(lang, links)),
             **context,
         )
     )

@@ -69,6 +69,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Dòng bị cách ly theo cơ quan",
         "Quarantined rows by agency",
     ),
+    "tables_need_js": (
+        "Các bảng của trang này cần JavaScript; số liệu có trong các bảng marts.",
+        "This page's tables need JavaScript; the figures are in the marts.",
+    ),
     "charts_need_js": (
         "Biểu đồ cần JavaScript; số liệu có trong các bảng bên dưới.",
         "The charts need JavaScript; the figures are in the tables below.",
