@@ -8,12 +8,22 @@ TRACKER_DATABASE_URL. Each test session gets a fresh database (TRACKER_TEST_DATA
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
-from r71_tracker import database
+from r71_tracker import database, demo_feeds
+from r71_tracker.airflow_services import stop_services
+from r71_tracker.config import settings
 from r71_tracker.feeds import contract
 from r71_tracker.registry import load_registry
 
@@ -133,6 +143,91 @@ def raw_state(url: str, *, names: bool = True) -> dict[str, object]:
         }
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (for an api-server or a log server of a test's own)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def airflow_deployment(
+    root: Path, server_url: str, tracker_db_url: str, name: str
+) -> Iterator[dict[str, str]]:
+    """A tracker deployment of its own under `root`: the test database emptied, a private Airflow
+    metadata database (TRACKER_TEST_DATABASE suffixed with `_name`), home and free ports, the demo
+    feeds in its landing folder. Its settings are in os.environ while it lasts (what `tracker run`
+    and `run_dag_once` read); at the end its Airflow services are stopped and os.environ restored.
+    """
+    airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + f"_{name}"
+    empty_tracker_tables(tracker_db_url)
+    env = {
+        "TRACKER_DATABASE_URL": tracker_db_url,
+        "TRACKER_AIRFLOW_DATABASE_URL": fresh_database(server_url, airflow_db),
+        "TRACKER_LANDING_DIR": str(root / "landing"),
+        "TRACKER_PUBLISHED_DIR": str(root / "published"),
+        "TRACKER_LOCAL_DIR": str(root / "local"),
+        "AIRFLOW__API__PORT": str(free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    demo_feeds.write_demo_feeds(root / "landing")
+    try:
+        yield env
+    finally:
+        stop_services(settings())
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def admin_password(env: dict[str, str]) -> str:
+    """The password Airflow's SimpleAuthManager generated for `admin` in the deployment's home."""
+    home = Path(env["TRACKER_LOCAL_DIR"]) / "airflow"
+    return json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+
+
+def admin_api(env: dict[str, str]) -> httpx.Client:
+    """A REST client of the deployment's api-server logged in as the admin user, as a person
+    using the UI would be."""
+    base = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
+    client = httpx.Client(base_url=base, timeout=30, trust_env=False)
+    login = {"username": "admin", "password": admin_password(env)}
+    token = client.post("/auth/token", json=login).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+# A sample value for each path parameter of the tracker app's routes (a new one needs one here).
+ROUTE_SAMPLES = {"code": ["X"], "file_id": ["1"], "line_number": ["1"], "run_id": ["X"]}
+
+
+def tracker_route_urls() -> list[str]:
+    """Every URL the tracker's pages app answers (r71_tracker.web.app), from the app's own routes:
+    a sample value per path parameter, every static asset. Tests that an anonymous request is
+    refused use it, so a route added without Airflow's check fails them."""
+    from fastapi.routing import APIRoute
+
+    from r71_tracker.web.app import ASSETS, PREFIX, create_app
+
+    urls = []
+    for route in create_app().routes:
+        assert isinstance(route, APIRoute), f"{route!r}: not a route of the guarded router"
+        names = re.findall(r"{(\w+)}", route.path)
+        choices = [list(ASSETS) if name == "name" else ROUTE_SAMPLES.get(name) for name in names]
+        assert None not in choices, f"{route.path}: give its parameters values in ROUTE_SAMPLES"
+        for values in itertools.product(*choices):
+            path = route.path
+            for name, value in zip(names, values, strict=True):
+                path = path.replace(f"{{{name}}}", value)
+            urls.append(PREFIX + path)
+    return urls
+
+
 @pytest.fixture
 def clean_raw(tracker_db_url: str) -> str:
     """The test database with nothing loaded."""
@@ -145,6 +240,7 @@ def clean_raw(tracker_db_url: str) -> str:
 # instead of leaving one to finish an Airflow run alone.
 LONGEST_FIRST = (
     "test_airflow_runs.py",
+    "test_browser_pages.py",
     "test_pipeline_e2e.py",
     "test_publish_only_what_passed.py",
     "test_airflow_standalone.py",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +20,11 @@ from urllib.parse import quote
 import httpx
 import psycopg
 import pytest
-from conftest import empty_tracker_tables, fresh_database
+from conftest import admin_api, airflow_deployment
 
 from r71_tracker import demo_feeds
 from r71_tracker.airflow_runs import ServicesError, run_dag_once
-from r71_tracker.airflow_services import ensure_services, stop_services
+from r71_tracker.airflow_services import ensure_services
 from r71_tracker.config import settings
 
 pytestmark = pytest.mark.integration
@@ -36,40 +35,12 @@ OTHER_DATE = date(2025, 12, 14)
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, server_url, tracker_db_url):
     """A tracker deployment of its own: private Airflow metadata database, home and ports."""
     root = tmp_path_factory.mktemp("airflow_runs")
-    airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + "_runs"
-    empty_tracker_tables(tracker_db_url)
-    env = {
-        "TRACKER_DATABASE_URL": tracker_db_url,
-        "TRACKER_AIRFLOW_DATABASE_URL": fresh_database(server_url, airflow_db),
-        "TRACKER_LANDING_DIR": str(root / "landing"),
-        "TRACKER_PUBLISHED_DIR": str(root / "published"),
-        "TRACKER_LOCAL_DIR": str(root / "local"),
-        "AIRFLOW__API__PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    demo_feeds.write_demo_feeds(root / "landing")
-    try:
+    with airflow_deployment(root, server_url, tracker_db_url, "runs") as env:
         yield env
-    finally:
-        stop_services(settings())
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +51,6 @@ def first_run(deployment):
     outcome = run_dag_once(RUN_DATE, echo=lines.append)
     assert outcome.succeeded, "\n".join(lines + outcome.failures)
     return began, lines, outcome
-
-
-def _api(env: dict) -> httpx.Client:
-    """A REST client logged in as the admin user, as a person using the UI would be."""
-    base = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
-    home = Path(env["TRACKER_LOCAL_DIR"]) / "airflow"
-    passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
-    client = httpx.Client(base_url=base, timeout=30, trust_env=False)
-    login = {"username": "admin", "password": passwords["admin"]}
-    token = client.post("/auth/token", json=login).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def _run_of(client: httpx.Client, logical: date) -> dict:
@@ -129,7 +88,7 @@ def test_a_run_goes_through_the_scheduler_with_readable_logs_and_true_durations(
     deployment, first_run
 ):
     began, lines, outcome = first_run
-    client = _api(deployment)
+    client = admin_api(deployment)
     run = _run_of(client, RUN_DATE)
 
     # A manual run of the date, started by the scheduler after the test began, lasting minutes.
@@ -200,7 +159,7 @@ def test_runs_reuse_the_services_follow_a_run_in_flight_and_dates_take_turns(dep
     assert all(outcome.succeeded for outcome in outcomes), [o.failures for o in outcomes]
     assert _sessions(deployment) == sessions  # the services of the first run, reused
 
-    client = _api(deployment)
+    client = admin_api(deployment)
     again, second = _run_of(client, RUN_DATE), _run_of(client, OTHER_DATE)
     # One run per logical date: the finished run was cleared and ran again once, followed by both
     # callers; the other date's run waited for it or it for the other (max_active_runs=1).
@@ -233,7 +192,7 @@ def test_a_date_run_again_after_finding_nothing_loads_what_landed_before_it_buil
     outcome = run_dag_once(RUN_DATE, echo=lambda line: None)
     assert outcome.succeeded, outcome.failures
 
-    tis = _task_instances(_api(deployment), outcome.run_id)
+    tis = _task_instances(admin_api(deployment), outcome.run_id)
     [find] = [ti for ti in tis if ti["task_id"] == "find_new_feed_files"]
     [build] = [ti for ti in tis if ti["task_id"] == "build_models"]
     assert _when(find["end_date"]) <= _when(build["start_date"]), (find, build)

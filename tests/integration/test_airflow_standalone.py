@@ -1,12 +1,12 @@
-"""`make airflow` and Airflow 3 backfill: the UI's API shows the tracker DAG, and a backfill of a
-past date runs through the real scheduler and LocalExecutor and judges that date's data."""
+"""`make airflow` and Airflow 3 backfill: the tracker's pages refuse anonymous requests, the UI's
+API shows the tracker DAG, and a backfill of a past date runs through the real scheduler and
+LocalExecutor and judges that date's data."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +15,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import empty_tracker_tables, fresh_database
+from conftest import empty_tracker_tables, free_port, fresh_database, tracker_route_urls
 
 from r71_tracker import demo_feeds
 
 pytestmark = pytest.mark.integration
 
 BACKFILL_DATE = "2025-12-14"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def standalone(tmp_path_factory, server_url, tracker_db_url):
     airflow_url = fresh_database(server_url, airflow_db)
     empty_tracker_tables(tracker_db_url)
     demo_feeds.write_demo_feeds(root / "landing")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TRACKER_DATABASE_URL": tracker_db_url,
@@ -47,8 +41,8 @@ def standalone(tmp_path_factory, server_url, tracker_db_url):
         "TRACKER_PUBLISHED_DIR": str(root / "published"),
         "TRACKER_LOCAL_DIR": str(root / "local"),
         "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         # Only the backfill may run here: no scheduled run of "today" competing with it.
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
     }
@@ -111,6 +105,18 @@ def _wait_for_dag(client: httpx.Client) -> dict:
             return response.json()
         time.sleep(2)
     pytest.fail("the dag-processor did not register resolution71_tracker within 120 s")
+
+
+def test_the_tracker_pages_refuse_an_anonymous_request(standalone):
+    """The plugin's pages (every route of its app, enumerated from the app) are Airflow's to
+    guard: without a login, 401 or 403 (plain HTTP; tests/browser does it in Chromium too)."""
+    client, _ = standalone
+    urls = tracker_route_urls()
+    for expected in ("/tracker/", "/tracker/static/vega-bundle.js", "/tracker/dbt-docs/"):
+        assert expected in urls, urls
+    with httpx.Client(base_url=client.base_url, timeout=30, trust_env=False) as anonymous:
+        statuses = {url: anonymous.get(url).status_code for url in urls}
+    assert {url: status for url, status in statuses.items() if status not in (401, 403)} == {}
 
 
 def test_ui_shows_the_tracker_dag_and_a_backfill_judges_its_own_date(standalone):
