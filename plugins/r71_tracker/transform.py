@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -294,12 +293,19 @@ def generate_docs(url: str, out_dir: Path, *, only_if_project_changed: bool = Fa
 
     config = settings()
     page, stamp = out_dir / "index.html", out_dir / ".project-sha256"
-    project = project_digest(f"dbt {dbt_version}")
+    project = project_digest(f"dbt {dbt_version}, {_DOCS_FIX}")
     if only_if_project_changed and page.is_file() and stamp.is_file():
         if stamp.read_text(encoding="utf-8") == project:
             return page
     run_dbt(["docs", "generate", "--static", "--vars", json.dumps(dbt_vars())], url)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(config.dbt_target_dir / "static_index.html", page)
+    site = (config.dbt_target_dir / "static_index.html").read_text(encoding="utf-8")
+    page.write_text(site.replace(*_DOCS_FIX), encoding="utf-8")
     stamp.write_text(project, encoding="utf-8")
     return page
+
+
+# dbt-docs' menu template sets its icons with `xlink:href="{{ getIcon(...) }}"`: the browser
+# requests that text as a URL before AngularJS fills it in (two 404s in the console of every
+# page). AngularJS's own way, ng-attr-, sets the attribute only once it is filled in.
+_DOCS_FIX = ('xlink:href="{{', 'ng-attr-xlink:href="{{')

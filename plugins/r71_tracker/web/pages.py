@@ -55,9 +55,6 @@ def feed_line(
     line = queries.feed_line(conn, file_id, line_number)
     if line is None:
         return _not_found(lang, links, "file")
-    line["cited"] = plain_words.place(
-        {"file_name": line["original_name"], "line_number": line_number, **line}, lang
-    )
     return 200, render("feed_line.html", lang, links, line=line)
 
 
@@ -84,32 +81,51 @@ def quality_run(conn: psycopg.Connection, lang: Lang, links: Links, run_id: str)
 def _result(result: dict[str, Any], lang: Lang, links: Links) -> dict[str, Any]:
     """An expectation result in plain words, each offending row cited by its file and line and
     linked to its database's page and to the line as received."""
-    kwargs = result["expectation_kwargs"] or {}
-    samples = result["unexpected_rows"] or []
-    rows = []
-    for sample in samples[:ROWS_SHOWN]:
-        file_id, line = sample.get("file_id"), sample.get("line_number")
-        rows.append(
-            {
-                "database_code": sample.get("database_code"),
-                "cited": plain_words.cite_row(sample, lang),
-                "href": links.feed_line(file_id, line)
-                if file_id is not None and line is not None
-                else None,
-            }
-        )
-    notes = result["expectation_notes"] or ""
+    words = _result_words(result, lang)
+    rows = [
+        {
+            "database_code": sample.get("database_code"),
+            "cited": cited,
+            "href": links.feed_line(sample["file_id"], sample["line_number"])
+            if sample.get("file_id") is not None and sample.get("line_number") is not None
+            else None,
+        }
+        for sample, cited in zip(result["unexpected_rows"] or [], words["cited"], strict=False)
+    ]
+    samples = len(result["unexpected_rows"] or [])
     return {
         **result,
-        "word_name": plain_words.word_name(result["word"], lang),
-        "described": plain_words.describe(result["expectation_type"], kwargs, lang),
-        "why": plain_words.relative_paths(notes),
-        "observed_text": plain_words.observed(
-            result["expectation_type"], kwargs, result["observed_value"], lang
-        ),
+        **words,
         "rows": rows,
-        "more_rows": max(0, (result["unexpected_count"] or len(samples)) - len(rows)),
+        "more_rows": max(0, (result["unexpected_count"] or samples) - len(rows)),
     }
+
+
+# The words of recorded results, computed once per process: audit.expectation_results is
+# append-only, so a result's words never change. Keyed by gate run and result id (run ids are
+# unique across databases too); emptied when full.
+_RESULT_WORDS: dict[tuple[str, int, Lang], dict[str, Any]] = {}
+_RESULT_WORDS_KEPT = 20_000
+
+
+def _result_words(result: dict[str, Any], lang: Lang) -> dict[str, Any]:
+    key = (result["run_id"], result["result_id"], lang)
+    words = _RESULT_WORDS.get(key)
+    if words is None:
+        if len(_RESULT_WORDS) >= _RESULT_WORDS_KEPT:
+            _RESULT_WORDS.clear()
+        kwargs = result["expectation_kwargs"] or {}
+        samples = (result["unexpected_rows"] or [])[:ROWS_SHOWN]
+        words = _RESULT_WORDS[key] = {
+            "word_name": plain_words.word_name(result["word"], lang),
+            "described": plain_words.describe(result["expectation_type"], kwargs, lang),
+            "why": plain_words.relative_paths(result["expectation_notes"] or ""),
+            "observed_text": plain_words.observed(
+                result["expectation_type"], kwargs, result["observed_value"], lang
+            ),
+            "cited": [plain_words.cite_row(sample, lang) for sample in samples],
+        }
+    return words
 
 
 def _words(results: list[dict[str, Any]], lang: Lang) -> list[dict[str, Any]]:

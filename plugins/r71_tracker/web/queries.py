@@ -323,9 +323,9 @@ def quality_run(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
         return None
     results = _rows(
         conn,
-        "select word, severity, suite_name, expectation_type, expectation_kwargs,"
-        " expectation_notes, success, observed_value, unexpected_count, unexpected_rows"
-        " from audit.expectation_results where run_id = %s order by result_id",
+        "select run_id, result_id, word, severity, suite_name, expectation_type,"
+        " expectation_kwargs, expectation_notes, success, observed_value, unexpected_count,"
+        " unexpected_rows from audit.expectation_results where run_id = %s order by result_id",
         (run["run_id"],),
     )
     held = _rows(
@@ -335,11 +335,15 @@ def quality_run(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
         " where v.gate_run_id = %s and v.verdict = 'held' order by v.file_id",
         (run["run_id"],),
     )
+    # the operators' withdraw / restore events this run's build took in: recorded after the
+    # previous gate run ended and before this one started (as `tracker audit` lists them)
     events = _rows(
         conn,
         "select e.event_id, e.file_id, f.original_name, e.action, e.actor, e.reason,"
         " e.acted_at from audit.file_events e join raw.feed_files f using (file_id)"
-        " order by e.event_id desc limit %s",
-        (PAGE_ROWS,),
+        " where e.acted_at <= %(started)s and e.acted_at > coalesce((select max(finished_at)"
+        " from audit.gate_runs where finished_at < %(started)s), '-infinity')"
+        " order by e.event_id",
+        {"started": run["started_at"]},
     )
     return {"run": run, "results": results, "held": held, "events": events}
