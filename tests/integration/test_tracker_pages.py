@@ -153,6 +153,11 @@ def test_database_page_drills_down_to_the_line_as_received(published):
     )
     assert _by_id(page, "reported-stage") == TEXTS[f"stage_{stage}"][1]
     assert _by_id(page, "verified-stage") == TEXTS[f"stage_{verified}"][1]
+    # the verified stage as the publication showed it (dbt snapshot), with its data date
+    shown = _table(page, "verified")
+    assert [(row["verified_stage"], row["as_of_date"]) for row in shown] == [
+        (verified, LATEST_REPORT_DATE.isoformat())
+    ]
     # the effective report is the hostile-notes file's line 2, quoted verbatim (escaped)
     line = (published["feeds"] / "moj_notes_2025-12-15.csv").read_text("utf-8").splitlines()[1]
     assert _unescape(_by_id(page, "evidence-line")) == line

@@ -45,7 +45,7 @@ def database(conn: psycopg.Connection, lang: Lang, links: Links, code: str) -> P
     data = queries.database_page(conn, code)
     if data is None:
         return _not_found(lang, links, "database")
-    tables = {name: data[name] for name in ("timeline", "reports", "fields")}
+    tables = {name: data[name] for name in ("timeline", "verified", "reports", "fields")}
     return 200, render("database.html", lang, links, tables=tables, **data)
 
 
@@ -119,7 +119,11 @@ def _result_words(result: dict[str, Any], lang: Lang) -> dict[str, Any]:
         words = _RESULT_WORDS[key] = {
             "word_name": plain_words.word_name(result["word"], lang),
             "described": plain_words.describe(result["expectation_type"], kwargs, lang),
-            "why": plain_words.relative_paths(result["expectation_notes"] or ""),
+            "why": plain_words.relative_paths(
+                (lang == "vi" and result["expectation_notes_vi"])
+                or result["expectation_notes"]
+                or ""
+            ),
             "observed_text": plain_words.observed(
                 result["expectation_type"], kwargs, result["observed_value"], lang
             ),

@@ -214,6 +214,18 @@ def database_page(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
         " where m.previous_stage is distinct from m.stage order by m.status_date",
         (code,),
     )
+    # the verified stage as each publication showed it: by index on (database_code, valid_from)
+    verified = Table("[]", 0)
+    snapshot = database.scalar(conn, "select to_regclass('marts.database_verified_snapshots')")
+    if snapshot is not None:  # dbt creates it with the first publication's snapshot
+        verified = _listed(
+            conn,
+            "select as_of_date, reported_stage, verified_stage, downgrade_reason_vi,"
+            " downgrade_reason_en, dbt_valid_from as published_at"
+            " from marts.database_verified_snapshots where database_code = %s"
+            " order by dbt_valid_from",
+            (code,),
+        )
     # every report row received, newest first: by index on (database_code, report_date)
     reports = _listed(
         conn,
@@ -236,6 +248,7 @@ def database_page(conn: psycopg.Connection, code: str) -> dict[str, Any] | None:
     return {
         "current": current,
         "timeline": timeline,
+        "verified": verified,
         "reports": reports,
         "reports_capped": reports.length == PAGE_ROWS,
         "fields": fields,
@@ -324,8 +337,9 @@ def quality_run(conn: psycopg.Connection, run_id: str) -> dict[str, Any] | None:
     results = _rows(
         conn,
         "select run_id, result_id, word, severity, suite_name, expectation_type,"
-        " expectation_kwargs, expectation_notes, success, observed_value, unexpected_count,"
-        " unexpected_rows from audit.expectation_results where run_id = %s order by result_id",
+        " expectation_kwargs, expectation_notes, expectation_notes_vi, success, observed_value,"
+        " unexpected_count, unexpected_rows from audit.expectation_results where run_id = %s"
+        " order by result_id",
         (run["run_id"],),
     )
     held = _rows(

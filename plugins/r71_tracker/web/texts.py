@@ -127,7 +127,17 @@ TEXTS: dict[str, tuple[str, str]] = {
         " line).",
     ),
     "line_as_received": ("Dòng nguyên văn như đã nhận", "The line as received"),
-    "timeline": ("Diễn biến giai đoạn", "Stage timeline"),
+    "timeline": ("Diễn biến giai đoạn (theo báo cáo)", "Stage timeline (reported)"),
+    "verified_timeline": (
+        "Giai đoạn đã kiểm chứng qua các lần công bố",
+        "Verified stage, publication by publication",
+    ),
+    "verified_timeline_explained": (
+        "Giai đoạn đã kiểm chứng được đánh giá vào ngày dữ liệu của mỗi lần công bố (các quy tắc"
+        " kiểm chứng xét các báo cáo gần nhất); mỗi dòng là một lần nó thay đổi.",
+        "The verified stage is judged on each publication's data date (the verification rules"
+        " look at the latest reports); each row is a publication where it changed.",
+    ),
     "from_day": ("Từ ngày", "From"),
     "reports": ("Mọi dòng báo cáo đã nhận", "Every report row received"),
     "report_date": ("Ngày báo cáo", "Report date"),

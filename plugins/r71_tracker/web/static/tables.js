@@ -156,6 +156,15 @@
       var label = stage(row.stage) + (row.is_unreported ? " (" + t("unreported") + ")" : "");
       return [day(row.status_date), [label, "stage " + row.stage], evidence];
     },
+    verified: function (row) {
+      return [
+        day(row.as_of_date),
+        [stage(row.reported_stage), "stage " + row.reported_stage],
+        [stage(row.verified_stage), "stage " + row.verified_stage],
+        pick(row, "downgrade_reason"),
+        moment(row.published_at),
+      ];
+    },
     reports: function (row) {
       return [
         day(row.report_date),
