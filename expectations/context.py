@@ -1,8 +1,8 @@
 """What every word's suites are built from: the run's date, the reviewed bars, the registry.
 
-The bars come from expectations/bars.yml (one reviewed file, each bar with a sentence saying why);
-the registry codes from the registry file of record, not from the tables being checked (checking
-a mart against the seed it was built from would be circular).
+The bars come from expectations/bars.yml (one reviewed file, each bar with a sentence saying why,
+in English and in Vietnamese); the registry codes from the registry file of record, not from the
+tables being checked (checking a mart against the seed it was built from would be circular).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class RuleScope:
 
 @dataclass(frozen=True)
 class WordBars:
-    """One word's mode and bars (name -> value), as reviewed in bars.yml."""
+    """One word's mode and bars (name -> value), as reviewed in bars.yml, each bar's reason in
+    English (bar_reasons) and Vietnamese (bar_reasons_vi)."""
 
     word: str
     vi: str
@@ -44,6 +45,7 @@ class WordBars:
     why: str
     bars: dict[str, float]
     bar_reasons: dict[str, str]
+    bar_reasons_vi: dict[str, str]
     rules: dict[str, RuleScope] = field(default_factory=dict)
 
     def bar(self, name: str) -> float:
@@ -67,12 +69,18 @@ def load_bars(path: Path = BARS_FILE) -> dict[str, WordBars]:
             raise BarsError(f"{path.name}: {word}.why must say why the word is {mode}")
         values: dict[str, float] = {}
         reasons: dict[str, str] = {}
+        reasons_vi: dict[str, str] = {}
         for name, bar in (entry.get("bars") or {}).items():
             if not isinstance(bar, dict) or not isinstance(bar.get("value"), int | float):
                 raise BarsError(f"{path.name}: {word}.bars.{name}.value must be a number")
             if not str(bar.get("why") or "").strip():
                 raise BarsError(f"{path.name}: {word}.bars.{name}.why must say why")
+            if not str(bar.get("why_vi") or "").strip():
+                raise BarsError(
+                    f"{path.name}: {word}.bars.{name}.why_vi must say why in Vietnamese"
+                )
             values[name], reasons[name] = float(bar["value"]), " ".join(str(bar["why"]).split())
+            reasons_vi[name] = " ".join(str(bar["why_vi"]).split())
         words[word] = WordBars(
             word,
             str(entry.get("vi", "")),
@@ -80,6 +88,7 @@ def load_bars(path: Path = BARS_FILE) -> dict[str, WordBars]:
             " ".join(str(entry["why"]).split()),
             values,
             reasons,
+            reasons_vi,
             _rules(path, word, entry.get("rules") or {}),
         )
     unknown = sorted(set(document) - set(WORDS))

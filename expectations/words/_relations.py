@@ -70,13 +70,22 @@ def word_suite(
 
 
 def meta(
-    word: str, rule: str, why: str, bar: str | None = None, value: float | None = None
+    word: str,
+    rule: str,
+    why: str,
+    bar: str | None = None,
+    value: float | None = None,
+    *,
+    notes_vi: str,
 ) -> dict:
     """What an auditor reads beside a result: the word, the rule (its key in bars.yml, which says
-    whether a failure is national or an agency's), why, and the bar from bars.yml."""
+    whether a failure is national or an agency's), why, the bar from bars.yml, and the
+    expectation's `notes` in Vietnamese (`notes_vi`: the gate records both, the Vietnamese pages
+    and `tracker audit --lang vi` show it)."""
     return {
         "word": word,
         "rule": rule,
         "why": why,
         **({"bar": bar, "bar_value": value} if bar else {}),
+        "notes_vi": notes_vi,
     }

@@ -13,6 +13,7 @@ WORD = "clean"
 
 def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
     share = context.bars[WORD].bar("max_file_quarantine_share")
+    reason_vi = context.bars[WORD].bar_reasons_vi["max_file_quarantine_share"]
     current = [
         gxe.ExpectColumnValuesToBeUnique(
             column="database_code",
@@ -20,7 +21,15 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Clean: one effective report per database; a duplicate would count one database "
                 "in two stages at once."
             ),
-            meta=meta(WORD, "unique_database", "no duplicate database in the effective data"),
+            meta=meta(
+                WORD,
+                "unique_database",
+                "no duplicate database in the effective data",
+                notes_vi=(
+                    "Sạch: mỗi cơ sở dữ liệu có một báo cáo hiệu lực; một bản trùng sẽ khiến một "
+                    "cơ sở dữ liệu bị tính vào hai giai đoạn cùng lúc."
+                ),
+            ),
         ),
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=(
@@ -33,7 +42,16 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Clean: text is stored as Unicode NFC and trimmed, so the same Vietnamese words "
                 "sent decomposed (NFD) by some systems compare and display as the same words."
             ),
-            meta=meta(WORD, "normalised_text", "text normalised (NFC, trimmed)"),
+            meta=meta(
+                WORD,
+                "normalised_text",
+                "text normalised (NFC, trimmed)",
+                notes_vi=(
+                    "Sạch: văn bản được lưu ở dạng Unicode NFC và đã cắt khoảng trắng thừa, để "
+                    "cùng một chữ tiếng Việt mà một số hệ thống gửi ở dạng tách dấu (NFD) vẫn được "
+                    "so sánh và hiển thị như nhau."
+                ),
+            ),
         ),
     ]
     files = [
@@ -55,6 +73,10 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "quarantine rate per file",
                 "max_file_quarantine_share",
                 share,
+                notes_vi=(
+                    f"Sạch: {reason_vi} Mỗi tệp chỉ được xét một lần, trong lần chạy đầu tiên thấy "
+                    "tệp đó (file_state new); kết luận về tệp được lưu trong audit.file_verdicts."
+                ),
             ),
         ),
     ]

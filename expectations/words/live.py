@@ -35,6 +35,10 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "agencies report on time",
                 "fresh_agency_share",
                 agency_share,
+                notes_vi=(
+                    f"Sống: {bars.bar_reasons_vi['max_report_age_days']} "
+                    f"{bars.bar_reasons_vi['fresh_agency_share']}"
+                ),
             ),
         ),
     ]
@@ -49,7 +53,16 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "means the marts were built for another date."
             ),
             meta=meta(
-                WORD, "feeds_keep_arriving", "feeds keep arriving", "max_report_age_days", max_age
+                WORD,
+                "feeds_keep_arriving",
+                "feeds keep arriving",
+                "max_report_age_days",
+                max_age,
+                notes_vi=(
+                    f"Sống: báo cáo mới nhất không cũ quá {max_age} ngày tính đến ngày chạy (từ "
+                    f"{oldest:%d/%m/%Y} đến {context.run_date:%d/%m/%Y}); báo cáo đề ngày sau ngày "
+                    "chạy nghĩa là dữ liệu công bố (marts) được dựng cho một ngày khác."
+                ),
             ),
         ),
         gxe.ExpectColumnValuesToBeBetween(
@@ -64,6 +77,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "centralized data is updated",
                 "live_centralized_share",
                 live_share,
+                notes_vi=f"Sống: {bars.bar_reasons_vi['live_centralized_share']}",
             ),
         ),
     ]

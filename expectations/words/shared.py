@@ -31,6 +31,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "connected data is used",
                 "used_connected_share",
                 used_share,
+                notes_vi=f"Dùng chung: {bars.bar_reasons_vi['used_connected_share']}",
             ),
         ),
         gxe.ExpectColumnValuesToBeInSet(
@@ -45,6 +46,7 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "centralized data is connected",
                 "connected_centralized_share",
                 connected_share,
+                notes_vi=f"Dùng chung: {bars.bar_reasons_vi['connected_centralized_share']}",
             ),
         ),
     ]

@@ -33,14 +33,32 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "(database_code, status_date) makes PostgreSQL refuse a second stage for a "
                 "database on a day; a missing key is a failure."
             ),
-            meta=meta(WORD, "one_stage_per_day", "one stage per database per day"),
+            meta=meta(
+                WORD,
+                "one_stage_per_day",
+                "one stage per database per day",
+                notes_vi=(
+                    "Thống nhất: mỗi cơ sở dữ liệu có một giai đoạn mỗi ngày. Khóa chính của lịch "
+                    "sử trên (database_code, status_date) khiến PostgreSQL từ chối giai đoạn thứ "
+                    "hai của cùng một cơ sở dữ liệu trong cùng một ngày; thiếu khóa này là không "
+                    "đạt."
+                ),
+            ),
         ),
     ]
     registry = [
         gxe.ExpectColumnValuesToBeUnique(
             column="database_code",
             notes="Unified: a database appears once in the registry, so it has one owner.",
-            meta=meta(WORD, "one_owner_per_database", "one owner per database"),
+            meta=meta(
+                WORD,
+                "one_owner_per_database",
+                "one owner per database",
+                notes_vi=(
+                    "Thống nhất: mỗi cơ sở dữ liệu chỉ xuất hiện một lần trong danh mục, nên chỉ "
+                    "có một cơ quan chủ quản."
+                ),
+            ),
         ),
         ExpectColumnValuesToBeInRegistry(
             column="owner_agency_code",
@@ -49,12 +67,26 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Unified: every database is owned by a current agency of the registry (after the "
                 "2025 ministry mergers and transfers no database may stay with a dissolved one)."
             ),
-            meta=meta(WORD, "owners_are_current", "owners are current agencies"),
+            meta=meta(
+                WORD,
+                "owners_are_current",
+                "owners are current agencies",
+                notes_vi=(
+                    "Thống nhất: mọi cơ sở dữ liệu đều thuộc một cơ quan hiện hành trong danh mục "
+                    "(sau đợt hợp nhất và chuyển giao các bộ năm 2025, không cơ sở dữ liệu nào "
+                    "được để lại cho một cơ quan đã giải thể)."
+                ),
+            ),
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="owner_agency_code",
             notes="Unified: every database has an owner.",
-            meta=meta(WORD, "one_owner_per_database", "one owner per database"),
+            meta=meta(
+                WORD,
+                "one_owner_per_database",
+                "one owner per database",
+                notes_vi="Thống nhất: mọi cơ sở dữ liệu đều có cơ quan chủ quản.",
+            ),
         ),
         ExpectColumnValuesToBeInRegistry(
             column="database_code",
@@ -63,7 +95,15 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Unified: the registry the marts were built from is the registry file of record "
                 "(a replaced file not re-seeded shows up here)."
             ),
-            meta=meta(WORD, "one_registry", "one registry"),
+            meta=meta(
+                WORD,
+                "one_registry",
+                "one registry",
+                notes_vi=(
+                    "Thống nhất: danh mục dùng để dựng dữ liệu công bố (marts) chính là tệp danh "
+                    "mục chính thức (một tệp đã được thay mà chưa nạp lại sẽ lộ ra ở đây)."
+                ),
+            ),
         ),
     ]
     fields = [
@@ -74,7 +114,15 @@ def build_suites(context: SuiteContext) -> list[gx.ExpectationSuite]:
                 "Unified: the data dictionaries name databases with the status feeds' codes, so "
                 "both feeds speak of the same databases."
             ),
-            meta=meta(WORD, "codes_consistent_across_feeds", "codes consistent across feeds"),
+            meta=meta(
+                WORD,
+                "codes_consistent_across_feeds",
+                "codes consistent across feeds",
+                notes_vi=(
+                    "Thống nhất: từ điển dữ liệu gọi tên cơ sở dữ liệu bằng đúng mã của báo cáo "
+                    "trạng thái, nên cả hai luồng dữ liệu nói về cùng những cơ sở dữ liệu."
+                ),
+            ),
         ),
     ]
     return [

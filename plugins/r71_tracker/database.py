@@ -21,7 +21,7 @@ from r71_tracker.config import Settings, settings
 
 TRACKER_DATABASE = "tracker"
 AIRFLOW_DATABASE = "airflow"
-TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 12"
+TRACKER_SCHEMA_VERSION = "tracker raw/audit schema 13"
 # The least-privilege roles (sql/roles.sql); the tracker acts as them through SET ROLE.
 LOADER_ROLE = "tracker_loader"  # ingest: writes raw, reads the registry
 TRANSFORMER_ROLE = "tracker_transformer"  # dbt: reads raw, owns staging/marts/candidates

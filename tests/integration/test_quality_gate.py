@@ -414,6 +414,7 @@ def test_tracker_audit_cites_a_json_feed_row_by_its_entry_in_either_language(dem
     assert f"{name}, entry {index + 1}: database {code}" in english_words
     assert f"{name}, line" not in english_words
     assert "every report note is Unicode NFC-normalised and trimmed" in english_words
+    assert "why: Clean: text is stored as Unicode NFC and trimmed" in english_words
     vietnamese = subprocess.run(
         [str(TRACKER), "audit", "--run", run_id, "--lang", "vi"],
         capture_output=True,
@@ -427,6 +428,16 @@ def test_tracker_audit_cites_a_json_feed_row_by_its_entry_in_either_language(dem
     assert f"KHÔNG ĐẠT, dữ liệu tính đến {LATEST_REPORT_DATE:%d/%m/%Y}" in vietnamese_words
     assert "sạch (chặn)" in vietnamese_words
     assert "kết quả: 1 bản ghi vi phạm — ngưỡng: không bản ghi nào" in vietnamese_words
+    # why, in Vietnamese: every result of the run recorded its notes in both languages
+    assert "vì sao: Sạch: văn bản được lưu ở dạng Unicode NFC" in vietnamese_words
+    assert "Clean: text is stored" not in vietnamese_words
+    with psycopg.connect(demo_url) as conn:
+        notes = conn.execute(
+            "select expectation_notes, expectation_notes_vi from audit.expectation_results"
+            " where run_id = %s",
+            (run_id,),
+        ).fetchall()
+    assert notes and all(vi and vi != en and " " in vi for en, vi in notes)
     events = subprocess.run(
         [str(TRACKER), "audit", "--events", "--lang", "vi"], capture_output=True, text=True, env=env
     )
@@ -438,6 +449,9 @@ def test_tracker_audit_cites_a_json_feed_row_by_its_entry_in_either_language(dem
     assert html.escape(f"{name}, entry {index + 1}: database {code}") in page
     assert "every stage is one of: centralized, in progress, not started" in page
     assert "mọi giai đoạn đều là một trong: centralized, in progress, not started" in page_vi
+    assert "Correct: only the three stages of the Resolution 71 report exist" in page
+    assert "Đúng: báo cáo theo Nghị quyết 71 chỉ có ba giai đoạn" in page_vi
+    assert "Correct: only the three stages" not in page_vi
     for shown in (page, page_vi):
         assert "{&quot;" not in shown and "{'type'" not in shown and "row_condition" not in shown
 

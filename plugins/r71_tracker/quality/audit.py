@@ -36,6 +36,7 @@ _RESULT_COLUMNS = (
     "expectation_type",
     "expectation_kwargs",
     "expectation_notes",
+    "expectation_notes_vi",  # null on results recorded before schema 13: shown in English
     "success",
     "observed_value",
     "unexpected_count",
@@ -226,7 +227,8 @@ def _result_lines(result: dict[str, Any], lang: Lang) -> list[str]:
     lines = _wrap(f"{mark} {result['suite_name']}: {describe(kind, kwargs, lang)}", "    ", " " * 9)
     if result["success"]:
         return lines
-    notes = relative_paths(result["expectation_notes"] or "")
+    notes = (lang == "vi" and result["expectation_notes_vi"]) or result["expectation_notes"]
+    notes = relative_paths(notes or "")
     seen = observed(kind, kwargs, result["observed_value"], lang)
     lines += _wrap(f"{pick(lang, 'why', 'vì sao')}: {notes}", " " * 9, " " * 14)
     lines += _wrap(f"{pick(lang, 'observed', 'kết quả')}: {seen}", " " * 9, " " * 14)

@@ -379,6 +379,7 @@ def _results(outcome: Any, suites: dict[str, Any], severities: dict[str, str]) -
                     "expectation_type": config.type,
                     "expectation_kwargs": _json_ready(kwargs),
                     "expectation_notes": config.notes,
+                    "expectation_notes_vi": config.meta.get("notes_vi"),
                     "success": bool(result.success),
                     "observed_value": _observed(result),
                     "unexpected_count": (result.result or {}).get("unexpected_count")
@@ -540,8 +541,9 @@ def _record(
         cursor.executemany(
             "insert into audit.expectation_results (run_id, dag_run_id, run_date, code_version,"
             " word, severity, suite_name, expectation_type, expectation_kwargs,"
-            " expectation_notes, success, observed_value, unexpected_count, unexpected_rows)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " expectation_notes, expectation_notes_vi, success, observed_value, unexpected_count,"
+            " unexpected_rows)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (
                     run_id,
@@ -554,6 +556,7 @@ def _record(
                     row["expectation_type"],
                     Jsonb(row["expectation_kwargs"]),
                     row["expectation_notes"],
+                    row["expectation_notes_vi"],
                     row["success"],
                     Jsonb(row["observed_value"]),
                     row["unexpected_count"],

@@ -163,6 +163,12 @@ add column if not exists severity text check (severity in ('blocking', 'warning'
 add column if not exists expectation_notes text,
 add column if not exists unexpected_rows jsonb;
 
+-- The expectation's notes in Vietnamese (schema 13), beside the English expectation_notes: what the
+-- Vietnamese pages and `tracker audit --lang vi` show as why. Only the gate's insert writes it (the
+-- table is append-only); rows recorded before schema 13 keep it null and are shown in English.
+alter table audit.expectation_results
+add column if not exists expectation_notes_vi text;
+
 -- One row per alert raised (a failing blocking suite, a late agency feed, a failed DAG run): who it
 -- was addressed to and how it was delivered (always the log; e-mail or webhook when configured).
 create table if not exists audit.alerts (

@@ -16,6 +16,7 @@ from r71_tracker.registry import RegistryError
 
 RUN_DATE = date(2025, 12, 15)
 MODULES = (correct, complete, clean, live, unified, shared)
+VIETNAMESE_LETTERS = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹáàãéèíìóòõúùý")
 
 
 def _context(**changes) -> SuiteContext:
@@ -55,6 +56,24 @@ def test_every_expectation_says_why_and_names_its_word():
                 ), expectation
                 assert expectation.meta["word"] == module.WORD
                 assert expectation.meta["why"]
+
+
+def test_every_expectation_says_why_in_english_and_in_vietnamese():
+    """The gate records both notes; the Vietnamese pages and `tracker audit --lang vi` show the
+    Vietnamese one, which starts with the word's Vietnamese name (bars.yml `vi`)."""
+    bars = load_bars()
+    for module in MODULES:
+        for suite in module.build_suites(_context()):
+            for expectation in suite.expectations:
+                english, vietnamese = expectation.notes, expectation.meta.get("notes_vi")
+                assert english and english.strip(), expectation
+                assert vietnamese and vietnamese.strip(), expectation
+                assert vietnamese != english, vietnamese
+                assert VIETNAMESE_LETTERS & set(vietnamese.lower()), vietnamese
+                word_vi = bars[module.WORD].vi
+                assert vietnamese.startswith(f"{word_vi[0].upper()}{word_vi[1:]}: "), vietnamese
+                assert "{" not in vietnamese and "None" not in vietnamese, vietnamese
+                assert vietnamese == " ".join(vietnamese.split()), vietnamese
 
 
 def test_every_blocking_rule_says_in_bars_yml_whether_it_is_national_or_an_agencys():
@@ -109,8 +128,11 @@ def test_bars_come_from_bars_yml_and_every_bar_says_why():
     assert set(bars) == set(WORDS)
     for word in bars.values():
         assert word.mode in ("blocking", "warning") and word.why and word.vi
-        assert set(word.bars) == set(word.bar_reasons)
+        assert set(word.bars) == set(word.bar_reasons) == set(word.bar_reasons_vi)
         assert all(reason for reason in word.bar_reasons.values())
+        for name, reason_vi in word.bar_reasons_vi.items():
+            assert reason_vi != word.bar_reasons[name]
+            assert VIETNAMESE_LETTERS & set(reason_vi.lower()), reason_vi
     # on the demo every word passes; live and shared never stop a run
     assert {word: bars[word].mode for word in ("live", "shared")} == {
         "live": "warning",
@@ -142,6 +164,10 @@ def test_a_bar_changed_in_the_file_changes_the_check(tmp_path: Path):
         (
             lambda d: d["live"]["bars"]["max_report_age_days"].update(why=" "),
             "live.bars.max_report_age_days.why",
+        ),
+        (
+            lambda d: d["shared"]["bars"]["used_connected_share"].pop("why_vi"),
+            "shared.bars.used_connected_share.why_vi must say why in Vietnamese",
         ),
         (
             lambda d: d["shared"]["bars"]["used_connected_share"].update(value="most"),
