@@ -123,7 +123,10 @@ REFUSED: dict[str, list[str]] = {
         WITHDRAWAL,
         "update audit.expectation_results set success = not success",
         "delete from audit.alerts",
-        "select 1 from raw.feed_files",
+        "insert into raw.feed_files (sha256, original_name, size_bytes, file_status,"
+        " rows_received, rows_loaded, rows_rejected) values ('x', 'x', 0, 'loaded', 0, 0, 0)",
+        "delete from raw.status_reports",
+        "update raw.rejected_rows set message = ''",
         "select 1 from staging.registry_databases",
         "select 1 from staging.int_status_reports_received",
         "insert into marts.stage_summary select * from marts.stage_summary",
@@ -336,7 +339,7 @@ def test_liaison_reads_every_marts_relation(built: str, login) -> None:
     assert _scalar(conn, "select count(*) from marts.database_current_status") == 105
 
 
-def test_auditor_reads_audit_and_marts(built: str, login) -> None:
+def test_auditor_reads_audit_marts_and_raw(built: str, login) -> None:
     with psycopg.connect(built) as admin:
         admin.execute(NEW_RESULT)
     conn = login(AUDITOR)
@@ -345,6 +348,9 @@ def test_auditor_reads_audit_and_marts(built: str, login) -> None:
     conn.execute("select * from audit.alerts")
     for name, _ in _relations(built, "marts"):
         conn.execute(sql.SQL("select * from marts.{} limit 1").format(sql.Identifier(name)))
+    # and the raw feed rows and files behind every figure (the tracker's pages read as this role)
+    for name in ("feed_files", "feed_file_chunks", "status_reports", "rejected_rows"):
+        conn.execute(sql.SQL("select * from raw.{} limit 1").format(sql.Identifier(name)))
 
 
 @pytest.mark.parametrize(

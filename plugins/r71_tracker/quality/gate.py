@@ -338,10 +338,13 @@ def _observed(result: ExpectationValidationResult) -> Any:
 
 def _failure_line(row: dict[str, Any]) -> str:
     """One line in plain words (English, as the task log and the alerts write): the word, the
-    suite, what the check asks, what it found against its bar, the first feed rows behind it."""
+    suite, what the check asks (and its GX type and column), what it found against its bar, the
+    first feed rows behind it."""
     kwargs = row["expectation_kwargs"] or {}
     described = plain_words.describe(row["expectation_type"], kwargs, "en")
-    where = f"{row['word']} ({row['severity']}) {row['suite_name']}: {described}"
+    # the check's GX type and column too: what the platform team searches the logs and docs for
+    checked = row["expectation_type"] + (f" on {kwargs['column']}" if kwargs.get("column") else "")
+    where = f"{row['word']} ({row['severity']}) {row['suite_name']}: {described} [{checked}]"
     found = plain_words.observed(row["expectation_type"], kwargs, row["observed_value"], "en")
     rows = [_row_reference(sample) for sample in row["unexpected_rows"][:_MAX_SAMPLE_IN_MESSAGE]]
     shown = f"; rows: {'; '.join(rows)}" if rows else ""
