@@ -396,6 +396,9 @@ def test_every_page_switches_between_english_and_vietnamese(session):
         _in(page, "vi", published_date)
         assert page.locator("h1").inner_text() != english, kind
         _wait_for_charts(page)
+        # no page is wider than its window (the old run reports were 2,000 px in 1,400)
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], (kind, widths)
         _screenshot(page, f"{kind}-vi")
         page.locator("a[data-lang='en']").click()
         page.wait_for_url(re.compile(r"[?&]lang=en"))
