@@ -10,8 +10,6 @@ test fails if either loads a file twice, loses one, or breaks.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -19,42 +17,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import empty_tracker_tables, fresh_database
+from conftest import airflow_deployment
 
 from r71_tracker import demo_feeds, status
 from r71_tracker.airflow_runs import ready, run_dag_once
-from r71_tracker.airflow_services import stop_services
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def concurrent_env(tmp_path, server_url, tracker_db_url, monkeypatch):
-    airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + "_concurrent"
-    env = {
-        "TRACKER_DATABASE_URL": tracker_db_url,
-        "TRACKER_AIRFLOW_DATABASE_URL": fresh_database(server_url, airflow_db),
-        "TRACKER_LANDING_DIR": str(tmp_path / "landing"),
-        "TRACKER_PUBLISHED_DIR": str(tmp_path / "published"),
-        "TRACKER_LOCAL_DIR": str(tmp_path / "local"),
-        "AIRFLOW__API__PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    empty_tracker_tables(tracker_db_url)
-    demo_feeds.write_demo_feeds(tmp_path / "landing")
-    # Services up and the DAG registered first, so the DAG run starts as the operator's does.
-    ready()
-    yield env
-    stop_services()
+def concurrent_env(tmp_path, server_url, tracker_db_url):
+    with airflow_deployment(tmp_path, server_url, tracker_db_url, "concurrent") as env:
+        # Services up and the DAG registered first, so the DAG run starts as the operator's does.
+        ready()
+        yield env
 
 
 def _operator_run(landing: str, run_date: str) -> subprocess.CompletedProcess:

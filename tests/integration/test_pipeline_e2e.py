@@ -10,57 +10,26 @@ skipped, raw data stays).
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import empty_tracker_tables, fresh_database
+from conftest import airflow_deployment
 
 from r71_tracker import cli, demo_feeds, status
 from r71_tracker.airflow_runs import run_dag_once
-from r71_tracker.airflow_services import stop_services
-from r71_tracker.config import settings
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def pipeline_env(tmp_path_factory, server_url, tracker_db_url):
     """Environment of a tracker deployment of its own for this module."""
     root = tmp_path_factory.mktemp("e2e")
-    airflow_db = os.environ.get("TRACKER_TEST_DATABASE", "tracker_test") + "_airflow"
-    airflow_url = fresh_database(server_url, airflow_db)
-    empty_tracker_tables(tracker_db_url)
-    env = {
-        "TRACKER_DATABASE_URL": tracker_db_url,
-        "TRACKER_AIRFLOW_DATABASE_URL": airflow_url,
-        "TRACKER_LANDING_DIR": str(root / "landing"),
-        "TRACKER_PUBLISHED_DIR": str(root / "published"),
-        "TRACKER_LOCAL_DIR": str(root / "local"),
-        "AIRFLOW__API__PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    demo_feeds.write_demo_feeds(root / "landing")
-    yield env
-    stop_services(settings())  # the scheduler, dag-processor and api-server the runs started
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with airflow_deployment(root, server_url, tracker_db_url, "airflow") as env:
+        yield env
 
 
 def _scalar(url: str, sql: str):
