@@ -12,7 +12,9 @@ then runs on the LocalExecutor, and both wall times are printed.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import psycopg
 import pytest
-from conftest import admin_api, airflow_deployment
+from conftest import admin_api, airflow_deployment, empty_tracker_tables
 
 from r71_tracker import demo_feeds
 from r71_tracker.airflow_runs import ready, run_dag_once
@@ -88,6 +90,11 @@ def celery_run(tmp_path_factory, server_url, tracker_db_url) -> Iterator[tuple[d
         "TRACKER_CELERY_CONCURRENCY": "4",
         # Queues and results of this test session only: parallel runs share the Redis db.
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix,
+        # For the kill: a task whose worker died is failed (then retried on the other worker)
+        # after 30 s without heartbeat, and a message the dead worker had taken but not started
+        # goes back to the queue after 120 s (Airflow's defaults: 5 min and 24 h).
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "120",
     }
     saved = {key: os.environ.get(key) for key in extra}
     os.environ.update(extra)
@@ -156,3 +163,64 @@ def test_wall_time_against_the_local_executor(
             f" CeleryExecutor (2 workers x 4 slots) {celery_seconds:.1f} s,"
             f" LocalExecutor {local_seconds:.1f} s (tracker run {followed:.1f} s)"
         )
+
+
+def test_a_worker_killed_during_the_mapped_ingest_costs_no_file_and_loads_none_twice(
+    celery_run, tracker_db_url
+):
+    """SIGKILL of worker2's process group while it runs ingest tasks: the run still succeeds (the
+    other worker retries them) and every file is loaded exactly once."""
+    env, _ = celery_run
+    empty_tracker_tables(tracker_db_url)  # the same date runs again and finds every file new
+    client = admin_api(env)
+    worker2 = running_services(settings())["worker2"][0]
+    killed_hostname = f"worker2@{socket.gethostname()}"
+    outcomes: list = []
+    runner = threading.Thread(
+        target=lambda: outcomes.append(run_dag_once(RUN_DATE, echo=lambda _: None))
+    )
+    runner.start()
+    killed_while: list[dict] = []
+    deadline = time.monotonic() + 600
+    while not killed_while and runner.is_alive() and time.monotonic() < deadline:
+        runs = client.get(
+            f"/api/v2/dags/{DAG}/dagRuns", params={"state": ["running"], "limit": 1}
+        ).json()["dag_runs"]
+        if runs:
+            tis = _task_instances(client, runs[0]["dag_run_id"])
+            ingest = [ti for ti in tis if ti["task_id"] == "ingest_feed_file"]
+            running = [
+                ti
+                for ti in ingest
+                if ti["state"] == "running" and ti["hostname"] == killed_hostname
+            ]
+            waiting = [ti for ti in ingest if ti["state"] in (None, "scheduled", "queued")]
+            if running and waiting:
+                os.killpg(worker2, signal.SIGKILL)
+                killed_while = running
+        time.sleep(0.5)
+    runner.join(timeout=900)
+    assert killed_while, "worker2 ran no ingest task while others waited: nothing was killed"
+    assert outcomes and outcomes[0].succeeded, outcomes and outcomes[0].failures
+    assert "worker2" not in running_services(settings())
+
+    files = list(Path(env["TRACKER_LANDING_DIR"]).iterdir())
+    tis = _task_instances(client, outcomes[0].run_id)
+    assert all(ti["state"] == "success" for ti in tis)
+    survivor = f"worker1@{socket.gethostname()}"
+    ends = {ti["map_index"]: ti for ti in tis if ti["task_id"] == "ingest_feed_file"}
+    retried_elsewhere = [
+        ends[victim["map_index"]]
+        for victim in killed_while
+        if ends[victim["map_index"]]["try_number"] > victim["try_number"]
+        and ends[victim["map_index"]]["hostname"] == survivor
+    ]
+    assert retried_elsewhere, ("no killed task was retried on worker1", killed_while)
+    with psycopg.connect(tracker_db_url) as conn:
+        loaded, distinct = conn.execute(
+            "select count(*), count(distinct sha256) from raw.feed_files"
+        ).fetchone()
+    assert loaded == distinct == len({path.read_bytes() for path in files})
+    first = min(ti["try_number"] for ti in tis)  # the cleared run starts above try 1
+    retried = sum(ti["try_number"] > first for ti in tis)
+    print(f"killed worker2 during {len(killed_while)} ingest task(s); {retried} task(s) retried")
