@@ -41,14 +41,18 @@ def _redis_url() -> str:
     url = os.environ.get("TRACKER_TEST_REDIS_URL", "").strip()
     why = "no Redis: set TRACKER_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/5) to a Redis server"
     if not url:
-        pytest.skip(f"{why} to run the CeleryExecutor test")
+        pytest.skip(f"{why} to run the CeleryExecutor test", allow_module_level=True)
     parts = urlsplit(url)
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 3):
             pass
     except OSError as error:
-        pytest.skip(f"{why}: {parts.hostname}:{parts.port or 6379} does not answer ({error})")
+        where = f"{parts.hostname}:{parts.port or 6379}"
+        pytest.skip(f"{why}: {where} does not answer ({error})", allow_module_level=True)
     return url
+
+
+BROKER = _redis_url()  # or the whole module skips, in one line
 
 
 def _forget_keys(url: str, prefix: str) -> None:
@@ -81,7 +85,7 @@ def _wall_seconds(client, run_id: str) -> float:
 @pytest.fixture(scope="module")
 def celery_run(tmp_path_factory, server_url, tracker_db_url) -> Iterator[tuple[dict, object]]:
     """The demo date run once on CeleryExecutor: (deployment settings, run outcome)."""
-    broker = _redis_url()
+    broker = BROKER
     root = tmp_path_factory.mktemp("celery")
     prefix = f"r71-{os.environ.get('TRACKER_TEST_DATABASE', 'tracker_test')}-{os.getpid()}:"
     extra = {
