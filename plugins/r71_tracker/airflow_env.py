@@ -2,20 +2,52 @@
 
 Airflow's metadata lives in the `airflow` database of the same server; its home under
 .local/airflow; its DAGs and plugins are this repository's dags/ and plugins/.
+
+The executor is the tracker's LocalExecutor unless `TRACKER_CELERY_BROKER_URL` names a Celery
+broker (e.g. `redis://127.0.0.1:6379/0`): then CeleryExecutor, its results kept in Airflow's
+metadata database (`db+postgresql+psycopg://...`), and the on-demand services add the triggerer
+and `TRACKER_CELERY_WORKERS` Celery workers (default 2) of `TRACKER_CELERY_CONCURRENCY` task
+slots each (default 4), see airflow_services.py.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from r71_tracker import database
-from r71_tracker.config import Settings, settings
+from r71_tracker.config import Settings, settings, whole_number
 
 DAG_ID = "resolution71_tracker"
+CELERY_BROKER_VARIABLE = "TRACKER_CELERY_BROKER_URL"
+# Set by the services in each Celery worker's environment: the hostname its tasks report.
+WORKER_HOSTNAME_VARIABLE = "TRACKER_CELERY_WORKER_HOSTNAME"
+
+
+def celery_broker_url() -> str | None:
+    """TRACKER_CELERY_BROKER_URL: the Celery broker of CeleryExecutor; unset: LocalExecutor."""
+    return os.environ.get(CELERY_BROKER_VARIABLE, "").strip() or None
+
+
+def celery_workers() -> int:
+    """TRACKER_CELERY_WORKERS: how many Celery workers the on-demand services start (default 2)."""
+    return whole_number("TRACKER_CELERY_WORKERS", 2, unit="workers", minimum=1, maximum=32)
+
+
+def celery_concurrency() -> int:
+    """TRACKER_CELERY_CONCURRENCY: task slots of each Celery worker (default 4)."""
+    return whole_number("TRACKER_CELERY_CONCURRENCY", 4, unit="task slots", minimum=1)
+
+
+def worker_hostname() -> str:
+    """`[core] hostname_callable` of the Celery workers: each worker's own Celery hostname
+    (`worker<N>@<host>`), so task instances show which of several workers on one machine ran
+    them; the machine's name elsewhere."""
+    return os.environ.get(WORKER_HOSTNAME_VARIABLE) or socket.getfqdn()
 
 
 def airflow_environment(config: Settings | None = None) -> dict[str, str]:
@@ -48,6 +80,11 @@ def airflow_environment(config: Settings | None = None) -> dict[str, str]:
         }
     )
     # Workers reach the API server's Execution API; follow the port the API server listens on.
+    broker = celery_broker_url()
+    if broker:
+        env["AIRFLOW__CORE__EXECUTOR"] = "CeleryExecutor"
+        env["AIRFLOW__CELERY__BROKER_URL"] = broker
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = f"db+{metadata}"
     port = env.setdefault("AIRFLOW__API__PORT", "8080")
     env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")
     return env

@@ -1,5 +1,9 @@
 """Airflow's scheduler, dag-processor and api-server, started on demand for one Airflow home.
 
+With CeleryExecutor (`TRACKER_CELERY_BROKER_URL` set, airflow_env.py) the services also include
+the triggerer and the Celery workers `worker1` ... `worker<N>` (`airflow celery worker
+--celery-hostname worker<N>@<host>`), started, fingerprinted, reused and stopped like the others.
+
 `tracker run` needs a scheduler (LocalExecutor), a dag-processor (it serialises the DAG) and an
 api-server (the REST API, the UI and the Execution API the tasks report to). Like the embedded
 PostgreSQL they start when first needed and keep running for the next run:
@@ -44,10 +48,17 @@ import httpx
 import psycopg
 
 from r71_tracker import database
-from r71_tracker.airflow_env import airflow_command, airflow_environment
+from r71_tracker.airflow_env import (
+    WORKER_HOSTNAME_VARIABLE,
+    airflow_command,
+    airflow_environment,
+    celery_concurrency,
+    celery_workers,
+)
 from r71_tracker.config import Settings, settings
 
-SERVICES = ("scheduler", "dag-processor", "api-server")
+SERVICES = ("scheduler", "dag-processor", "api-server")  # with LocalExecutor
+CELERY_EXECUTOR = "CeleryExecutor"
 START_TIMEOUT_S = 240.0
 # The settings a service was started with, hashed: a change means the services must restart.
 _NOT_FINGERPRINTED = {"TRACKER_DEBUG", "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"}
@@ -84,6 +95,35 @@ class Services:
     @property
     def log_dir(self) -> Path:
         return services_dir(self.home)
+
+
+def is_celery(env: dict[str, str]) -> bool:
+    return env.get("AIRFLOW__CORE__EXECUTOR") == CELERY_EXECUTOR
+
+
+def service_commands(env: dict[str, str]) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """{service: (`airflow` arguments, environment additions)} of the services `env` needs."""
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        name: ([name], {}) for name in SERVICES
+    }
+    if not is_celery(env):
+        return commands
+    commands["triggerer"] = (["triggerer"], {})
+    host = socket.gethostname()
+    for number in range(1, celery_workers() + 1):
+        hostname = f"worker{number}@{host}"
+        args = ["celery", "worker", "--celery-hostname", hostname]
+        args += ["--concurrency", str(celery_concurrency())]
+        # One log server per machine is enough (every worker writes to the same log folder),
+        # and a second one could not bind the same port.
+        args += ["--skip-serve-logs"] if number > 1 else []
+        extra = {
+            WORKER_HOSTNAME_VARIABLE: hostname,
+            # Task instances report the worker's Celery hostname, not only the machine's.
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "r71_tracker.airflow_env.worker_hostname",
+        }
+        commands[f"worker{number}"] = (args, extra)
+    return commands
 
 
 # --- migration ------------------------------------------------------------------------------
@@ -284,8 +324,8 @@ def _health(port: int) -> dict:
     return response.json() if response.status_code == 200 else {}
 
 
-def _healthy(health: dict) -> bool:
-    parts = ("metadatabase", "scheduler", "dag_processor")
+def _healthy(health: dict, triggerer: bool = False) -> bool:
+    parts = ("metadatabase", "scheduler", "dag_processor") + (("triggerer",) if triggerer else ())
     return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
 
 
@@ -323,9 +363,10 @@ def record_standalone(config: Settings, env: dict[str, str]) -> None:
 
 
 def running_services(config: Settings) -> dict[str, list[int]]:
-    """{service: [pid, start]} of the on-demand services of this home that run."""
+    """{service: [pid, start]} of the on-demand services of this home that run (the Celery
+    workers and triggerer included when they were started)."""
     recorded = _recorded(config.airflow_home)
-    return {name: ids for name, ids in recorded.items() if name in SERVICES and _is(ids[0], ids[1])}
+    return {name: ids for name, ids in recorded.items() if _is(ids[0], ids[1])}
 
 
 def _active_runs(port: int, home: Path) -> list[str]:
@@ -342,16 +383,21 @@ def _active_runs(port: int, home: Path) -> list[str]:
     return [f"{run['dag_id']}/{run['dag_run_id']}" for run in runs]
 
 
-def _start(name: str, config: Settings, env: dict[str, str]) -> list[int]:
+def _start(
+    name: str, config: Settings, env: dict[str, str], command: tuple[list[str], dict[str, str]]
+) -> list[int]:
     folder = services_dir(config.airflow_home)
     airflow = Path(sys.executable).with_name("airflow")
     log_path = folder / f"{name}.log"
+    args, extra = command
     with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"\n=== {datetime.now(UTC).isoformat(timespec='seconds')} airflow {name}\n")
+        log.write(
+            f"\n=== {datetime.now(UTC).isoformat(timespec='seconds')} airflow {' '.join(args)}\n"
+        )
         log.flush()
         process = subprocess.Popen(
-            [str(airflow), name],
-            env=env,
+            [str(airflow), *args],
+            env={**env, **extra},
             cwd=config.project_root,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -375,7 +421,7 @@ def _wait_until_healthy(
                 raise ServicesError(
                     f"airflow {name} exited while starting (log {folder / f'{name}.log'}): {tail}"
                 )
-        if _healthy(_health(port)):
+        if _healthy(_health(port), "triggerer" in pids):
             return
         if time.monotonic() > deadline:
             raise ServicesError(
@@ -397,6 +443,7 @@ def ensure_services(config: Settings | None = None, echo: Echo | None = None) ->
         current = fingerprint(base)  # as `record_standalone` computes it
         code = code_version(config)
         port = int(env["AIRFLOW__API__PORT"])
+        commands = service_commands(env)
 
         standalone = _standalone(config)
         if standalone:
@@ -432,10 +479,10 @@ def ensure_services(config: Settings | None = None, echo: Echo | None = None) ->
                 )
                 stop_services(config)
                 running = {}
-            elif len(running) == len(SERVICES) and _healthy(_health(port)):
+            elif set(running) == set(commands) and _healthy(_health(port), "triggerer" in commands):
                 return Services(home, port, "on-demand")
 
-        missing = [name for name in SERVICES if name not in running]
+        missing = [name for name in commands if name not in running]
         if "api-server" in missing and not _port_free(env["AIRFLOW__API__HOST"], port):
             raise ServicesError(
                 f"port {port} is taken (`make airflow`, or Airflow services of another checkout?):"
@@ -443,7 +490,7 @@ def ensure_services(config: Settings | None = None, echo: Echo | None = None) ->
             )
         started = time.monotonic()
         for name in missing:
-            running[name] = _start(name, config, env)
+            running[name] = _start(name, config, env, commands[name])
         state = {
             "port": port,
             "fingerprint": current,
@@ -508,6 +555,7 @@ def stop_services(config: Settings | None = None, *, grace: float = 20.0) -> lis
     home = config.airflow_home
     tracked = members(home)
     stopped = []
+    names = set(SERVICES) | set(_recorded(home))
     for name, (pid, _start_time) in running_services(config).items():
         stopped.append(f"{name} (pid {pid})")
         _signal_group(pid, signal.SIGTERM)
@@ -521,7 +569,11 @@ def stop_services(config: Settings | None = None, *, grace: float = 20.0) -> lis
             _signal(pid, signal.SIGTERM)
     _wait_for_end(home, tracked, grace)
     folder = services_dir(home)
-    for name in (*(f"{service}.pid" for service in SERVICES), "services.json", "standalone.json"):
+    for name in (
+        *(f"{service}.pid" for service in sorted(names)),
+        "services.json",
+        "standalone.json",
+    ):
         with contextlib.suppress(FileNotFoundError):
             (folder / name).unlink()
     return stopped
@@ -536,11 +588,13 @@ def service_status(config: Settings | None = None) -> dict:
     state = _read_json(folder / "services.json")
     running = running_services(config)
     port = standalone.get("port") or state.get("port")
+    names = list(service_commands(base_environment(config)))
+    names += [name for name in running if name not in names]
     return {
         "home": str(home),
         "kind": "standalone" if standalone else "on-demand",
         "standalone_pid": standalone.get("pid"),
-        "services": {name: running[name][0] if running.get(name) else None for name in SERVICES},
+        "services": {name: running[name][0] if running.get(name) else None for name in names},
         "port": port,
         "health": _health(port) if port and (running or standalone) else {},
         "logs": str(folder),
