@@ -58,6 +58,10 @@ import psycopg
 from r71_tracker import database
 from r71_tracker.config import PROJECT_ROOT
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gate_data  # noqa: E402  (the gate bench's generated values, shared)
+
 BENCH_DATABASE = "tracker_bench_pages"
 TARGET_RATIO = 1.5
 REPEAT = 15
@@ -92,16 +96,6 @@ FILLED = (
     "audit.file_verdicts",
     "audit.file_events",
 )
-NOTES = (
-    "Đã kết nối với CSDL quốc gia về dân cư",
-    "Đang xây dựng, dự kiến hoàn thành quý IV",
-    "Chưa triển khai; chờ phê duyệt kinh phí",
-    "Đồng bộ dữ liệu hằng ngày với Trung tâm dữ liệu quốc gia",
-    "",
-    "Hệ thống vận hành ổn định",
-)
-FIELD_NAMES = ("ho_ten", "ngay_sinh", "so_dinh_danh", "dia_chi", "so_dien_thoai")
-FIELD_TYPES = ("text", "date", "text", "text", "text")
 REJECT_REASONS = ("unknown_database", "bad_date", "bad_enum", "missing_field", "malformed_row")
 HEADER = (
     "report_date,agency_code,database_code,platform_status,data_status,process_integrated,"
@@ -545,9 +539,9 @@ def _parameters(scale: Scale) -> dict[str, Any]:
         "first_day": scale.first_day,
         "run_date": LAST_DAY,
         "deadline": DEADLINE,
-        "notes": list(NOTES),
-        "field_names": list(FIELD_NAMES),
-        "field_types": list(FIELD_TYPES),
+        "notes": list(gate_data.NOTES),
+        "field_names": list(gate_data.FIELD_NAMES),
+        "field_types": list(gate_data.FIELD_TYPES),
         "reasons": list(REJECT_REASONS),
     }
 

@@ -16,12 +16,14 @@ import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import psycopg
 import pytest
 
 from r71_tracker import database, demo_feeds
+from r71_tracker.airflow_env import DAG_ID
 from r71_tracker.airflow_services import stop_services
 from r71_tracker.config import settings
 from r71_tracker.feeds import contract
@@ -275,3 +277,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(settings().project_root / "dags"))
+
+
+def task_instances(client: httpx.Client, run_id: str) -> list[dict]:
+    """Every task instance of one run of the tracker DAG, read page by page from the REST API."""
+    found: list[dict] = []
+    while True:
+        page = client.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances",
+            params={"limit": 100, "offset": len(found)},
+        ).json()
+        found += page["task_instances"]
+        if len(found) >= page["total_entries"]:
+            return found

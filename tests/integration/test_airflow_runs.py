@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import psycopg
 import pytest
-from conftest import admin_api, airflow_deployment
+from conftest import admin_api, airflow_deployment, task_instances
 
 from r71_tracker import demo_feeds
 from r71_tracker.airflow_runs import ServicesError, run_dag_once
@@ -63,18 +63,6 @@ def _run_of(client: httpx.Client, logical: date) -> dict:
     return runs[0]
 
 
-def _task_instances(client: httpx.Client, run_id: str) -> list[dict]:
-    found: list[dict] = []
-    while True:
-        page = client.get(
-            f"/api/v2/dags/{DAG}/dagRuns/{quote(run_id, safe='')}/taskInstances",
-            params={"limit": 100, "offset": len(found)},
-        ).json()
-        found += page["task_instances"]
-        if len(found) >= page["total_entries"]:
-            return found
-
-
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -99,7 +87,7 @@ def test_a_run_goes_through_the_scheduler_with_readable_logs_and_true_durations(
     assert began - timedelta(seconds=1) <= started < ended
     assert ended - started < timedelta(minutes=30)
 
-    tis = _task_instances(client, run["dag_run_id"])
+    tis = task_instances(client, run["dag_run_id"])
     mapped = [ti for ti in tis if ti["task_id"] == "ingest_feed_file"]
     assert len(mapped) == len(list(Path(deployment["TRACKER_LANDING_DIR"]).iterdir()))
     assert {ti["task_id"] for ti in tis} == {
@@ -164,7 +152,7 @@ def test_runs_reuse_the_services_follow_a_run_in_flight_and_dates_take_turns(dep
     # One run per logical date: the finished run was cleared and ran again once, followed by both
     # callers; the other date's run waited for it or it for the other (max_active_runs=1).
     assert outcomes[0].run_id == outcomes[1].run_id == again["dag_run_id"]
-    rerun = _task_instances(client, again["dag_run_id"])
+    rerun = task_instances(client, again["dag_run_id"])
     assert {ti["try_number"] for ti in rerun} <= {1, 2}
     # The cleared run ran in order again: its build waited for the files found and loaded anew.
     [find] = [ti for ti in rerun if ti["task_id"] == "find_new_feed_files"]
@@ -192,7 +180,7 @@ def test_a_date_run_again_after_finding_nothing_loads_what_landed_before_it_buil
     outcome = run_dag_once(RUN_DATE, echo=lambda line: None)
     assert outcome.succeeded, outcome.failures
 
-    tis = _task_instances(admin_api(deployment), outcome.run_id)
+    tis = task_instances(admin_api(deployment), outcome.run_id)
     [find] = [ti for ti in tis if ti["task_id"] == "find_new_feed_files"]
     [build] = [ti for ti in tis if ti["task_id"] == "build_models"]
     assert _when(find["end_date"]) <= _when(build["start_date"]), (find, build)

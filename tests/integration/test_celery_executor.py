@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import psycopg
 import pytest
-from conftest import admin_api, airflow_deployment, empty_tracker_tables
+from conftest import admin_api, airflow_deployment, empty_tracker_tables, task_instances
 
 from r71_tracker import demo_feeds
 from r71_tracker.airflow_runs import ready, run_dag_once
@@ -62,18 +62,6 @@ def _forget_keys(url: str, prefix: str) -> None:
     with redis.Redis.from_url(url) as client:
         for key in client.scan_iter(match=f"{prefix}*"):
             client.delete(key)
-
-
-def _task_instances(client, run_id: str) -> list[dict]:
-    found: list[dict] = []
-    while True:
-        page = client.get(
-            f"/api/v2/dags/{DAG}/dagRuns/{quote(run_id, safe='')}/taskInstances",
-            params={"limit": 100, "offset": len(found)},
-        ).json()
-        found += page["task_instances"]
-        if len(found) >= page["total_entries"]:
-            return found
 
 
 def _wall_seconds(client, run_id: str) -> float:
@@ -125,7 +113,7 @@ def test_the_dag_runs_on_two_celery_workers_sharing_the_mapped_ingest(celery_run
         ["api-server", "dag-processor", "scheduler", "triggerer", "worker1", "worker2"]
     )
     client = admin_api(env)
-    tis = _task_instances(client, outcome.run_id)
+    tis = task_instances(client, outcome.run_id)
     host = socket.gethostname()
     workers = {f"worker1@{host}", f"worker2@{host}"}
     for ti in tis:
@@ -191,7 +179,7 @@ def test_a_worker_killed_during_the_mapped_ingest_costs_no_file_and_loads_none_t
             f"/api/v2/dags/{DAG}/dagRuns", params={"state": ["running"], "limit": 1}
         ).json()["dag_runs"]
         if runs:
-            tis = _task_instances(client, runs[0]["dag_run_id"])
+            tis = task_instances(client, runs[0]["dag_run_id"])
             ingest = [ti for ti in tis if ti["task_id"] == "ingest_feed_file"]
             running = [
                 ti
@@ -209,7 +197,7 @@ def test_a_worker_killed_during_the_mapped_ingest_costs_no_file_and_loads_none_t
     assert "worker2" not in running_services(settings())
 
     files = list(Path(env["TRACKER_LANDING_DIR"]).iterdir())
-    tis = _task_instances(client, outcomes[0].run_id)
+    tis = task_instances(client, outcomes[0].run_id)
     assert all(ti["state"] == "success" for ti in tis)
     survivor = f"worker1@{socket.gethostname()}"
     ends = {ti["map_index"]: ti for ti in tis if ti["task_id"] == "ingest_feed_file"}
