@@ -12,10 +12,12 @@ slots each (default 4), see airflow_services.py.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ DAG_ID = "resolution71_tracker"
 CELERY_BROKER_VARIABLE = "TRACKER_CELERY_BROKER_URL"
 # Set by the services in each Celery worker's environment: the hostname its tasks report.
 WORKER_HOSTNAME_VARIABLE = "TRACKER_CELERY_WORKER_HOSTNAME"
+NAMESPACE = "resolution71"  # the OpenLineage job namespace of the tracker's DAG, tasks and models
 
 
 def celery_broker_url() -> str | None:
@@ -48,6 +51,27 @@ def worker_hostname() -> str:
     (`worker<N>@<host>`), so task instances show which of several workers on one machine ran
     them; the machine's name elsewhere."""
     return os.environ.get(WORKER_HOSTNAME_VARIABLE) or socket.getfqdn()
+
+
+def openlineage_settings(config: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """`[openlineage]` of every Airflow process (the provider's listener, r71_tracker.lineage).
+
+    One job namespace: OPENLINEAGE_NAMESPACE, default `resolution71`. Events go over HTTP to
+    OPENLINEAGE_URL when it is set (the OpenLineage client's own variables: OPENLINEAGE_ENDPOINT,
+    OPENLINEAGE_API_KEY), else one JSON file per event under the local state folder
+    (`<TRACKER_LOCAL_DIR>/lineage/`). A transport of one's own in AIRFLOW__OPENLINEAGE__TRANSPORT
+    is kept; OPENLINEAGE_DISABLED=true turns lineage off.
+    """
+    values = {"AIRFLOW__OPENLINEAGE__NAMESPACE": env.get("OPENLINEAGE_NAMESPACE") or NAMESPACE}
+    if env.get("OPENLINEAGE_URL") or env.get("AIRFLOW__OPENLINEAGE__TRANSPORT"):
+        return values
+    config.lineage_dir.mkdir(parents=True, exist_ok=True)  # the file transport does not create it
+    transport = {
+        "type": "file",
+        "log_file_path": str(config.lineage_dir / "event"),
+        "append": False,
+    }
+    return values | {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport)}
 
 
 def airflow_environment(config: Settings | None = None) -> dict[str, str]:
@@ -79,6 +103,7 @@ def airflow_environment(config: Settings | None = None) -> dict[str, str]:
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         }
     )
+    env.update(openlineage_settings(config, env))
     # Workers reach the API server's Execution API; follow the port the API server listens on.
     broker = celery_broker_url()
     if broker:

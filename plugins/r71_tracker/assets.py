@@ -22,9 +22,7 @@ def _database_uri() -> str:
     url = settings().database_url
     if not url:
         return _DEFAULT_DATABASE
-    parts = database.split_url(url)
-    host = "localhost" if parts.host.startswith("/") else parts.host  # a socket folder
-    return f"postgres://{host}:{parts.port}/{parts.dbname}"
+    return f"{database.server_namespace(url)}/{database.split_url(url).dbname}"
 
 
 def feed_files() -> Asset:

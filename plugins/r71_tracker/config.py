@@ -144,6 +144,12 @@ class Settings:
     def dbt_target_dir(self) -> Path:
         return self.local_dir / "dbt_target"
 
+    @property
+    def lineage_dir(self) -> Path:
+        """Where OpenLineage events are written when no OPENLINEAGE_URL is set (one JSON file
+        per event)."""
+        return self.local_dir / "lineage"
+
 
 def settings() -> Settings:
     """Read the settings from the environment now (the limits are checked when used)."""

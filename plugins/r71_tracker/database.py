@@ -69,6 +69,15 @@ def split_url(url: str) -> UrlParts:
     )
 
 
+def server_namespace(url: str) -> str:
+    """The server as OpenLineage names a PostgreSQL server (`postgres://host:port`), and so as the
+    tracker's lineage events and Airflow Assets name it; a socket folder (the embedded server's)
+    is named localhost."""
+    parts = split_url(url)
+    host = "localhost" if parts.host.startswith("/") else parts.host
+    return f"postgres://{host}:{parts.port}"
+
+
 def with_database(url: str, dbname: str) -> str:
     """The same server URL pointing at another database."""
     parts = urlsplit(url)

@@ -49,10 +49,13 @@ def find_new_feed_files() -> list[str]:
 
 def ingest_feed_file(path: str) -> dict:
     """Ingest one feed file (one transaction); returns its load report."""
+    from r71_tracker import lineage
     from r71_tracker.feeds.ingest import ingest_paths
 
     (report,) = ingest_paths([Path(path)], database.tracker_url())
-    return report.to_dict()
+    loaded = report.to_dict()
+    lineage.emit_feed_file(loaded)
+    return loaded
 
 
 def latest_report_date(url: str | None = None) -> date | None:
@@ -113,7 +116,7 @@ def run_quality_gate(
     are alerted. Warnings are recorded and returned; the result returned is the last gate run's,
     with the files held on the way.
     """
-    from r71_tracker import alerts, transform
+    from r71_tracker import alerts, lineage, transform
     from r71_tracker.quality import gate
 
     url = database.tracker_url()
@@ -122,6 +125,7 @@ def run_quality_gate(
         result = gate.run_gate(
             url, new_gate_run_id(base), candidate.run_date, dag_run_id, candidate.schema
         )
+        lineage.emit_gate(result)
         if result.success or result.national_failures or not result.held:
             gate.enforce(result)
             return result
@@ -131,6 +135,7 @@ def run_quality_gate(
         again = gate.run_gate(
             url, new_gate_run_id(base), candidate.run_date, dag_run_id, candidate.schema
         )
+        lineage.emit_gate(again)
     gate.enforce(again)
     return dataclasses.replace(again, held=result.held)  # what this run held on the way
 

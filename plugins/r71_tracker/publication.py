@@ -30,7 +30,7 @@ from psycopg import sql
 from r71_tracker import database, transform
 
 CANDIDATE_PREFIX = "candidate__"
-PUBLISHED_SCHEMA = "marts"
+PUBLISHED_SCHEMA = transform.PUBLISHED_MARTS
 FAILED_CANDIDATES_KEPT = 5  # the newest unpublished candidates stay for inspection
 # Relations that accumulate across publications instead of being rebuilt: carried from the old
 # marts into the new one (dbt's snapshot of what each publication showed).

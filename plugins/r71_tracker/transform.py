@@ -26,6 +26,8 @@ from r71_tracker.config import settings
 
 # Every candidate is built under this name (then renamed back): see _built_under_fixed_name.
 BUILD_SCHEMA = "build__candidate"
+# The schemas dbt writes when it builds without a candidate (dbt_project.yml), as people read them.
+PUBLISHED_MARTS, PUBLISHED_STAGING = "marts", "staging"
 # A candidate's daily build runs the models and the data tests of the marts, which people read;
 # the full build also loads the seeds (the registry: part of the project) and runs the unit tests
 # (they judge the SQL, so they run whenever the project changed) and the data tests of the seeds,
@@ -164,7 +166,8 @@ def build(
         args = ["seed", "--full-refresh", "--select", *reshaped, "--vars", json.dumps(dbt_vars())]
         run_dbt(args, url, run_date=run_date)
     if candidate is None:
-        run_dbt(["build", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
+        with _lineage_of_build(settings().dbt_target_dir, url, {}):
+            run_dbt(["build", "--vars", json.dumps(dbt_vars())], url, run_date=run_date)
         return True
     target_dir = settings().dbt_target_dir / "candidates"
     parts = database.split_url(url)  # the stamp is this project's full build of this database
@@ -177,11 +180,32 @@ def build(
     }
     excluded = ["resource_type:snapshot", *([] if full else DAILY_BUILD_EXCLUDES)]
     args = ["build", "--exclude", *excluded, "--vars", json.dumps(build_vars)]
-    with _built_under_fixed_name(url, candidate):
+    schemas = {
+        BUILD_SCHEMA: (PUBLISHED_MARTS, candidate),
+        work_schema(BUILD_SCHEMA): (PUBLISHED_STAGING, work_schema(candidate)),
+    }
+    with _built_under_fixed_name(url, candidate), _lineage_of_build(target_dir, url, schemas):
         run_dbt(args, url, run_date=run_date, target_dir=target_dir)
     if full:
         (target_dir / _FULL_BUILD_STAMP).write_text(project, encoding="utf-8")
     return full
+
+
+@contextmanager
+def _lineage_of_build(
+    target_dir: Path, url: str, schemas: Mapping[str, tuple[str, str]]
+) -> Iterator[None]:
+    """After a build, failed or not, its models' lineage from its artifacts (r71_tracker.lineage:
+    nothing outside an Airflow task); `schemas`: each build schema's published and own names."""
+    from r71_tracker import lineage
+
+    run_results = target_dir / "run_results.json"
+    before = run_results.stat().st_mtime_ns if run_results.exists() else None
+    try:
+        yield
+    finally:
+        if run_results.exists() and run_results.stat().st_mtime_ns != before:
+            lineage.emit_dbt_build(target_dir, url, schemas)
 
 
 def seeds_with_other_columns(url: str) -> list[str]:

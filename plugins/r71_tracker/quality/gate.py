@@ -655,11 +655,22 @@ def run_gate(
         results=[
             {
                 key: row[key]
-                for key in ("word", "severity", "suite_name", "expectation_type", "success")
+                for key in (
+                    "word",
+                    "severity",
+                    "suite_name",
+                    "relation",
+                    "expectation_type",
+                    "success",
+                    "observed_value",
+                    "unexpected_count",
+                )
             }
             | {
-                "observed_value": row["observed_value"],
                 "column": row["expectation_kwargs"].get("column"),
+                "kwargs": row["expectation_kwargs"],
+                "notes": row["expectation_notes"],
+                "notes_vi": row["expectation_notes_vi"],
             }
             for row in rows
         ],
