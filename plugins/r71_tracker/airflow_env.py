@@ -7,7 +7,8 @@ The executor is the tracker's LocalExecutor unless `TRACKER_CELERY_BROKER_URL` n
 broker (e.g. `redis://127.0.0.1:6379/0`): then CeleryExecutor, its results kept in Airflow's
 metadata database (`db+postgresql+psycopg://...`), and the on-demand services add the triggerer
 and `TRACKER_CELERY_WORKERS` Celery workers (default 2) of `TRACKER_CELERY_CONCURRENCY` task
-slots each (default 4), see airflow_services.py.
+slots each (default 4), see airflow_services.py. Lineage: every process runs Airflow's
+OpenLineage provider (`openlineage_settings`; the tracker's own events: r71_tracker.lineage).
 """
 
 from __future__ import annotations

@@ -190,6 +190,24 @@ def test_init_migrates_airflow_and_the_tracker_and_creates_the_admin(stack):
     assert init["restart"] == "no"
 
 
+def test_lineage_goes_to_the_state_volume_unless_a_transport_is_given(stack, tmp_path):
+    env = stack["services"]["airflow-worker"]["environment"]
+    assert env["AIRFLOW__OPENLINEAGE__NAMESPACE"] == "resolution71"
+    transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
+    assert transport["type"] == "file"
+    assert transport["log_file_path"].startswith("/opt/airflow/state/lineage/")
+    init = " ".join(stack["services"]["airflow-init"]["command"])
+    assert "mkdir -p /opt/airflow/state/lineage" in init  # the file transport does not create it
+
+    marquez = tmp_path / ".env"
+    to_marquez = 'OPENLINEAGE_TRANSPORT={"type": "http", "url": "http://marquez:5000"}'
+    marquez.write_text(ENV_EXAMPLE.read_text("utf-8") + to_marquez + "\n", "utf-8")
+    result = compose("config", "--format", "json", env_file=marquez)
+    assert result.returncode == 0, result.stderr
+    worker = json.loads(result.stdout)["services"]["airflow-worker"]["environment"]
+    assert json.loads(worker["AIRFLOW__OPENLINEAGE__TRANSPORT"])["url"] == "http://marquez:5000"
+
+
 def test_no_secret_has_a_value_in_the_compose_file():
     raw = yaml.safe_load(COMPOSE_FILE.read_text("utf-8"))
     literal = []
