@@ -33,7 +33,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import attr
 from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent
@@ -109,8 +109,6 @@ class GateRunFacet(RunFacet):
     warnings: int
     heldAgencies: list[str]  # noqa: N815
     candidateSchema: str | None  # noqa: N815
-
-    _skip_redact: ClassVar[list[str]] = ["gateRunId"]
 
     @staticmethod
     def _get_schema() -> str:
