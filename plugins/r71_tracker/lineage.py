@@ -14,13 +14,15 @@ datasets of its own. This module adds, from inside the task that did the work:
   process); each event's parent is the Airflow task that ran the build, its root the DAG run;
 - the quality gate (`emit_gate`): the standard `dataQualityAssertions` facet on each relation it
   judged, one assertion per expectation, in the gate run's plain words; no maintained
-  integration exists for GX 1.x.
+  integration exists for GX 1.x;
+- publish (`emit_publication`): every published mart as an output, overwritten
+  (`lifecycleStateChange`) by the candidate the gate passed.
 
 Datasets keep the names people read: `<database>.marts.<model>` and `<database>.staging.<model>`
 (the dbt docs' names), and `raw.<table>`, although a run's build writes its own candidate schemas
 (write-audit-publish): a facet (`resolution71_candidate`) names the candidate schema actually
 written, which becomes `marts` only when the run's gate passes. Custom facets are prefixed
-`resolution71_`; their JSON Schemas are in docs/schemas/lineage/.
+`resolution71_`; their JSON Schemas are in docs/lineage/.
 
 Outside a running Airflow task (the CLI, the tests of single steps), or when OpenLineage is
 disabled, every function here does nothing. A lineage failure never fails the step: it is logged.
@@ -43,6 +45,7 @@ from openlineage.client.facet_v2 import (
     data_quality_assertions_dataset,
     dataset_version_dataset,
     input_statistics_input_dataset,
+    lifecycle_state_change_dataset,
     output_statistics_output_dataset,
     ownership_dataset,
 )
@@ -64,7 +67,7 @@ def _schema_url(name: str) -> str:
 
 @attr.define
 class FeedFileDatasetFacet(DatasetFacet):
-    """What the tracker received of a feed file (docs/schemas/lineage/FeedFileDatasetFacet.json)."""
+    """What the tracker received of a feed file (docs/lineage/FeedFileDatasetFacet.json)."""
 
     fileId: int | None  # noqa: N815 (OpenLineage facets are camelCase)
     agencyCode: str | None  # noqa: N815
@@ -89,7 +92,8 @@ class FeedFileDatasetFacet(DatasetFacet):
 @attr.define
 class CandidateDatasetFacet(DatasetFacet):
     """The candidate schema a build wrote this model to; it is published as `marts` only when the
-    run's quality gate passes (docs/schemas/lineage/CandidateDatasetFacet.json)."""
+    run's quality gate passes, and the publish task names it again on the marts it overwrote
+    (docs/lineage/CandidateDatasetFacet.json)."""
 
     candidateSchema: str  # noqa: N815
 
@@ -101,7 +105,7 @@ class CandidateDatasetFacet(DatasetFacet):
 @attr.define
 class GateRunFacet(RunFacet):
     """One quality gate run, as the tracker's audit trail records it (`tracker audit --run`)
-    (docs/schemas/lineage/GateRunFacet.json)."""
+    (docs/lineage/GateRunFacet.json)."""
 
     gateRunId: str  # noqa: N815
     success: bool
@@ -349,6 +353,48 @@ def _parent_of(task_instance: Any) -> Any:
         root_parent_job_name=macros.lineage_root_job_name(task_instance),
         root_parent_job_namespace=macros.lineage_root_job_namespace(task_instance),
     )
+
+
+# -- publication ------------------------------------------------------------------------------
+
+
+def publication_datasets(candidate: str, url: str) -> list[OutputDataset]:
+    """Every relation of the published marts, overwritten by the candidate `candidate`."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'marts' order by table_name"
+            )
+        ]
+    overwritten = lifecycle_state_change_dataset.LifecycleStateChangeDatasetFacet(
+        lifecycleStateChange=lifecycle_state_change_dataset.LifecycleStateChange.OVERWRITE
+    )
+    outputs = []
+    for table in tables:
+        namespace, name = table_dataset("marts", table, url)
+        facets = {
+            "lifecycleStateChange": overwritten,
+            "resolution71_candidate": CandidateDatasetFacet(candidateSchema=candidate),
+        }
+        outputs.append(OutputDataset(namespace=namespace, name=name, facets=facets))
+    return outputs
+
+
+def emit_publication(candidate: str) -> None:
+    """The publish task's lineage: every published mart, overwritten by the candidate the gate
+    passed, so a catalogue shows when what people read last changed."""
+    if _running_task() is None:
+        return
+    try:
+        from airflow.providers.openlineage.api import emit_dataset_lineage
+
+        emit_dataset_lineage(outputs=list(publication_datasets(candidate, database.tracker_url())))
+    except Exception:  # noqa: BLE001 (lineage never fails a publication)
+        LOG.warning("OpenLineage: the publication's lineage was not emitted", exc_info=True)
 
 
 # -- the quality gate -------------------------------------------------------------------------

@@ -174,11 +174,12 @@ def publish(candidate: Candidate, gate_run_id: str, dag_run_id: str | None = Non
     """Write–audit–publish, step 3: the candidate becomes `marts` (refused without a passing
     verdict of the gate on it), the snapshot records what was published, and the outputs people
     read are written from the published marts."""
-    from r71_tracker import transform
+    from r71_tracker import lineage, transform
 
     url = database.tracker_url()
     with warehouse_lock(url):
         publication.publish_candidate(url, candidate, gate_run_id, dag_run_id)
+        lineage.emit_publication(candidate.schema)
         transform.snapshot(url, candidate.run_date)
         return write_outputs(gate_run_id, candidate.run_date, locked=True, daily=True)
 

@@ -168,3 +168,23 @@ def test_the_gate_assertions_sit_on_the_marts_it_judged(lineage_run):
     assertions = [item for facet in judged.values() for item in facet["assertions"]]
     assert (len(assertions), sum(item["success"] for item in assertions)) == recorded
     assert all(item["params"]["word"] for item in assertions)
+
+
+def test_publish_overwrites_every_mart_with_the_candidate_the_gate_passed(lineage_run):
+    env, events = lineage_run
+    published = {
+        dataset["name"].split(".", 1)[1]: dataset["facets"]
+        for event in events
+        if event["job"]["name"] == f"{DAG}.publish"
+        for dataset in event.get("outputs") or []
+    }
+    assert {"marts.stage_summary", "marts.stage_history", "marts.agency_scorecard"} <= set(
+        published
+    )
+    with psycopg.connect(env["TRACKER_DATABASE_URL"]) as conn:
+        (candidate,) = conn.execute(
+            "select candidate_schema from audit.publications order by publication_id desc limit 1"
+        ).fetchone()
+    for facets in published.values():
+        assert facets["lifecycleStateChange"]["lifecycleStateChange"] == "OVERWRITE"
+        assert facets["resolution71_candidate"]["candidateSchema"] == candidate

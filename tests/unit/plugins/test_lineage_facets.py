@@ -18,7 +18,7 @@ from r71_tracker.config import settings
 from r71_tracker.feeds.report import FileReport
 
 URL = "postgresql://tracker:secret@db.example:5433/tracker"
-SCHEMAS = Path(__file__).parents[3] / "docs" / "schemas" / "lineage"
+SCHEMAS = Path(__file__).parents[3] / "docs" / "lineage"
 DIGEST = "ab" * 32
 
 
