@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict, deque
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -188,3 +189,46 @@ def test_publish_overwrites_every_mart_with_the_candidate_the_gate_passed(lineag
     for facets in published.values():
         assert facets["lifecycleStateChange"]["lifecycleStateChange"] == "OVERWRITE"
         assert facets["resolution71_candidate"]["candidateSchema"] == candidate
+
+
+def test_a_gate_that_stops_the_run_still_tells_the_catalogue_what_failed(lineage_run):
+    """A run judged half a year after the last report: the gate fails on freshness, nothing is
+    published, and its failed assertions reach the catalogue."""
+    env, before = lineage_run
+    late = date(2026, 6, 1)
+    outcome = run_dag_once(late)
+    assert not outcome.succeeded
+
+    folder = Path(env["TRACKER_LOCAL_DIR"]) / "lineage"
+    events = [json.loads(path.read_text()) for path in sorted(folder.glob("event-*.json"))]
+    (dag_run,) = {event["run"]["runId"] for event in events if event["job"]["name"] == DAG} - {
+        _dag_run_id(before)
+    }
+    this_run = [
+        event
+        for event in events
+        if event["run"]["runId"] == dag_run
+        or (_parent(event) or {}).get("run", {}).get("runId") == dag_run
+    ]
+    gate = [event for event in this_run if event["job"]["name"] == f"{DAG}.quality_gate"]
+    assert "FAIL" in {event["eventType"] for event in gate}
+    failed = [
+        assertion
+        for event in gate
+        for dataset in event.get("inputs") or []
+        for assertion in dataset["inputFacets"]["dataQualityAssertions"]["assertions"]
+        if not assertion["success"]
+    ]
+    assert any(item["severity"] == "error" for item in failed), failed
+    gate_run = next(
+        event["run"]["facets"]["resolution71_gateRun"]
+        for event in gate
+        if "resolution71_gateRun" in event["run"]["facets"]
+    )
+    assert gate_run["success"] is False and gate_run["blockingFailures"] >= 1
+    published = [
+        event
+        for event in this_run
+        if event["job"]["name"] == f"{DAG}.publish" and event.get("outputs")
+    ]
+    assert published == []
