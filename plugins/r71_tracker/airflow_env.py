@@ -7,7 +7,8 @@ The executor is the tracker's LocalExecutor unless `TRACKER_CELERY_BROKER_URL` n
 broker (e.g. `redis://127.0.0.1:6379/0`): then CeleryExecutor, its results kept in Airflow's
 metadata database (`db+postgresql+psycopg://...`), and the on-demand services add the triggerer
 and `TRACKER_CELERY_WORKERS` Celery workers (default 2) of `TRACKER_CELERY_CONCURRENCY` task
-slots each (default 4), see airflow_services.py. Lineage: every process runs Airflow's
+slots each (default 4), see airflow_services.py; each worker preloads the tracker's libraries
+before its pool forks (celery_config.py). Lineage: every process runs Airflow's
 OpenLineage provider (`openlineage_settings`; the tracker's own events: r71_tracker.lineage).
 """
 
@@ -30,6 +31,8 @@ CELERY_BROKER_VARIABLE = "TRACKER_CELERY_BROKER_URL"
 # Set by the services in each Celery worker's environment: the hostname its tasks report.
 WORKER_HOSTNAME_VARIABLE = "TRACKER_CELERY_WORKER_HOSTNAME"
 NAMESPACE = "resolution71"  # the OpenLineage job namespace of the tracker's DAG, tasks and models
+# Airflow's Celery settings, with the libraries preloaded in each worker (celery_config.py).
+CELERY_CONFIG = "r71_tracker.celery_config.CELERY_CONFIG"
 
 
 def celery_broker_url() -> str | None:
@@ -111,6 +114,7 @@ def airflow_environment(config: Settings | None = None) -> dict[str, str]:
         env["AIRFLOW__CORE__EXECUTOR"] = "CeleryExecutor"
         env["AIRFLOW__CELERY__BROKER_URL"] = broker
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = f"db+{metadata}"
+        env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = CELERY_CONFIG
     port = env.setdefault("AIRFLOW__API__PORT", "8080")
     env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")
     return env

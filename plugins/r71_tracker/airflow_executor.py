@@ -18,7 +18,8 @@ not exercised (a validation starts threads).
 
 Only third-party libraries stay loaded: tasks import the tracker's own modules from disk.
 The services `tracker run` and `make airflow` start use this executor (`AIRFLOW__CORE__EXECUTOR`,
-airflow_env.py).
+airflow_env.py); Celery workers call `preload` the same way before their pool forks
+(celery_config.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from r71_tracker.airflow_env import CELERY_CONFIG
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -110,6 +112,8 @@ def test_every_airflow_service_runs_the_project_image_on_celery(stack):
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/"), name
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://"), name
+        # each worker preloads GX and dbt before its pool forks (r71_tracker/celery_config.py)
+        assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == CELERY_CONFIG, name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
             "http://airflow-apiserver:8080/execution/"
         ), name

@@ -71,3 +71,24 @@ def test_the_warm_up_parses_one_node_of_each_kind_the_daily_run_parses(tmp_path:
     assert {"model", "seed", "test"} <= kinds
     assert manifest["sources"] and manifest["exposures"] and manifest["unit_tests"]
     assert manifest["macros"] and manifest["docs"]
+
+
+def test_each_celery_worker_preloads_before_its_pool_forks() -> None:
+    # CeleryExecutor: the worker process (whose pool processes fork the tasks) imports GX and dbt
+    # when Celery sends worker_init, before it creates its pool; Airflow's own settings stay.
+    code = (
+        "import os, sys\n"
+        "os.environ['TRACKER_CELERY_BROKER_URL'] = 'redis://127.0.0.1:9/0'\n"
+        "from r71_tracker.airflow_env import airflow_environment\n"
+        "os.environ.update(airflow_environment())\n"
+        "from airflow.providers.celery.executors.celery_executor_utils import app\n"
+        "from r71_tracker.airflow_executor import PRELOADED_MODULES\n"
+        "assert app.conf.broker_url == 'redis://127.0.0.1:9/0', app.conf.broker_url\n"
+        "assert app.conf.result_backend.startswith('db+postgresql'), app.conf.result_backend\n"
+        "assert not any(name in sys.modules for name in PRELOADED_MODULES)\n"
+        "from celery import signals\n"
+        "signals.worker_init.send(sender=None)\n"
+        "assert all(name in sys.modules for name in PRELOADED_MODULES)\n"
+    )
+    done = _run(code)
+    assert done.returncode == 0, done.stderr[-3000:]
