@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
-from celery import signals
+from celery import signals  # type: ignore[import-untyped]
 
 CELERY_CONFIG: dict[str, Any] = dict(DEFAULT_CELERY_CONFIG)
 
