@@ -2,14 +2,15 @@
 (Marquez, DataHub, any OpenLineage backend): feed file → raw tables → dbt staging → marts, with the
 quality gate's verdicts on the datasets it judged.
 
-Airflow's OpenLineage provider (a listener, configured by `airflow_env.airflow_environment`) emits
+Airflow's OpenLineage provider (a listener, configured by `airflow_env.openlineage_settings`) emits
 a START and a COMPLETE or FAIL event for every DAG run and task, but a Python task reports no
 datasets of its own. This module adds, from inside the task that did the work:
 
 - ingest (`emit_feed_file`): the feed file as the input dataset (its SHA-256 as the version, size,
   rows received, loaded and rejected, the agency as owner) and the raw tables it wrote as outputs;
 - the dbt build (`emit_dbt_build`): one job per model and per tested model, with inputs, outputs,
-  schema and column lineage, built in-process from dbt's artifacts after the build by
+  schema and documentation (column lineage only where the SQL names its columns, which this
+  project's `select *` import CTEs do not), built in-process from dbt's artifacts after the build by
   openlineage-integration-common's dbt processor (what `dbt-ol` runs, without its wrapper
   process); each event's parent is the Airflow task that ran the build, its root the DAG run;
 - the quality gate (`emit_gate`): the standard `dataQualityAssertions` facet on each relation it
