@@ -31,12 +31,13 @@ disabled, every function here does nothing. A lineage failure never fails the st
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import attr
 from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent
@@ -55,6 +56,7 @@ from r71_tracker import database
 from r71_tracker.config import settings
 
 LOG = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 FILE_NAMESPACE = "file"  # OpenLineage's name of the local file system
 RAW_SCHEMA = "raw"
@@ -138,6 +140,28 @@ def _running_task() -> Any | None:
         return None
 
 
+def _emitter(
+    what: str,
+) -> Callable[[Callable[Concatenate[Any, P], None]], Callable[P, None]]:
+    """An emitter that runs only inside a running Airflow task with OpenLineage on (it gets the
+    task instance first) and never fails the step: a failure is logged, naming `what`."""
+
+    def decorate(emit_events: Callable[Concatenate[Any, P], None]) -> Callable[P, None]:
+        @functools.wraps(emit_events)
+        def emit(*args: P.args, **kwargs: P.kwargs) -> None:
+            task_instance = _running_task()
+            if task_instance is None:
+                return
+            try:
+                emit_events(task_instance, *args, **kwargs)
+            except Exception:  # noqa: BLE001 (lineage never fails a step)
+                LOG.warning("OpenLineage: %s was not emitted", what, exc_info=True)
+
+        return emit
+
+    return decorate
+
+
 def table_dataset(schema: str, table: str, url: str | None = None) -> tuple[str, str]:
     """(namespace, name) of a table of the tracker database, as OpenLineage names it."""
     url = url or database.tracker_url()
@@ -216,23 +240,22 @@ def _output(table: str, rows: int | None, url: str) -> OutputDataset:
     )
 
 
-def emit_feed_file(report: Mapping[str, Any]) -> None:
+@_emitter("the feed file's lineage")
+def emit_feed_file(_task_instance: Any, report: Mapping[str, Any]) -> None:
     """The ingest task's lineage: its feed file in, the raw tables it wrote out."""
-    if _running_task() is None:
-        return
-    try:
-        from airflow.providers.openlineage.api import emit_dataset_lineage
+    from airflow.providers.openlineage.api import emit_dataset_lineage
 
-        inputs, outputs = feed_file_datasets(report, database.tracker_url())
-        emit_dataset_lineage(inputs=list(inputs), outputs=list(outputs))
-    except Exception:  # noqa: BLE001 (lineage never fails an ingest)
-        LOG.warning("OpenLineage: the feed file's lineage was not emitted", exc_info=True)
+    inputs, outputs = feed_file_datasets(report, database.tracker_url())
+    emit_dataset_lineage(inputs=list(inputs), outputs=list(outputs))
 
 
 # -- the dbt build ----------------------------------------------------------------------------
 
 
-def emit_dbt_build(target_dir: Path, url: str, schemas: Mapping[str, tuple[str, str]]) -> None:
+@_emitter("the dbt build's lineage")
+def emit_dbt_build(
+    task_instance: Any, target_dir: Path, url: str, schemas: Mapping[str, tuple[str, str]]
+) -> None:
     """One job per dbt model (and per tested model) of the build whose artifacts are in
     `target_dir`, each a child of the Airflow task that ran it.
 
@@ -240,16 +263,10 @@ def emit_dbt_build(target_dir: Path, url: str, schemas: Mapping[str, tuple[str, 
     name): a candidate is built under fixed schema names (transform.build) that are neither.
     Sources read from a build schema are raw tables (the build's frozen copy of
     `raw.file_states`)."""
-    task_instance = _running_task()
-    if task_instance is None:
-        return
-    try:
-        from airflow.providers.openlineage.api import emit
+    from airflow.providers.openlineage.api import emit
 
-        for event in dbt_build_events(target_dir, url, schemas, _parent_of(task_instance)):
-            emit(event)
-    except Exception:  # noqa: BLE001 (lineage never fails a build)
-        LOG.warning("OpenLineage: the dbt build's lineage was not emitted", exc_info=True)
+    for event in dbt_build_events(target_dir, url, schemas, _parent_of(task_instance)):
+        emit(event)
 
 
 def dbt_build_events(
@@ -385,17 +402,13 @@ def publication_datasets(candidate: str, url: str) -> list[OutputDataset]:
     return outputs
 
 
-def emit_publication(candidate: str) -> None:
+@_emitter("the publication's lineage")
+def emit_publication(_task_instance: Any, candidate: str) -> None:
     """The publish task's lineage: every published mart, overwritten by the candidate the gate
     passed, so a catalogue shows when what people read last changed."""
-    if _running_task() is None:
-        return
-    try:
-        from airflow.providers.openlineage.api import emit_dataset_lineage
+    from airflow.providers.openlineage.api import emit_dataset_lineage
 
-        emit_dataset_lineage(outputs=list(publication_datasets(candidate, database.tracker_url())))
-    except Exception:  # noqa: BLE001 (lineage never fails a publication)
-        LOG.warning("OpenLineage: the publication's lineage was not emitted", exc_info=True)
+    emit_dataset_lineage(outputs=list(publication_datasets(candidate, database.tracker_url())))
 
 
 # -- the quality gate -------------------------------------------------------------------------
@@ -448,25 +461,21 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def emit_gate(result: Any) -> None:
+@_emitter("the quality gate's lineage")
+def emit_gate(_task_instance: Any, result: Any) -> None:
     """The gate task's lineage: every relation it judged, with its assertions; the gate run (id,
     verdict, held agencies) as a run facet, so an auditor finds it in the tracker's audit."""
-    if _running_task() is None:
-        return
-    try:
-        from airflow.providers.openlineage.api import emit_dataset_lineage
+    from airflow.providers.openlineage.api import emit_dataset_lineage
 
-        gate_run = GateRunFacet(
-            gateRunId=result.run_id,
-            success=result.success,
-            blockingFailures=len(result.failures),
-            warnings=len(result.warnings),
-            heldAgencies=list(result.held_agencies),
-            candidateSchema=result.candidate,
-        )
-        emit_dataset_lineage(
-            inputs=list(gate_datasets(result.results, database.tracker_url())),
-            additional_run_facets={"resolution71_gateRun": gate_run},
-        )
-    except Exception:  # noqa: BLE001 (lineage never fails a gate)
-        LOG.warning("OpenLineage: the quality gate's lineage was not emitted", exc_info=True)
+    gate_run = GateRunFacet(
+        gateRunId=result.run_id,
+        success=result.success,
+        blockingFailures=len(result.failures),
+        warnings=len(result.warnings),
+        heldAgencies=list(result.held_agencies),
+        candidateSchema=result.candidate,
+    )
+    emit_dataset_lineage(
+        inputs=list(gate_datasets(result.results, database.tracker_url())),
+        additional_run_facets={"resolution71_gateRun": gate_run},
+    )
